@@ -3,6 +3,7 @@
 # (unit always; root and integration when running as root), then a short fuzz run of each fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check-layering.sh
 BERTH_CMAKE_ARGS="-DBERTH_WERROR=ON ${BERTH_CMAKE_ARGS:-}" scripts/setup.sh
 if [ "$(id -u)" = 0 ]; then
   ctest --test-dir build --output-on-failure --timeout 900 -j1
