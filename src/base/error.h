@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
+#include <type_traits>
 #include <utility>
 
 namespace berth {
@@ -88,13 +89,25 @@ inline Status ok() { return {}; }
 
 [[noreturn]] void check_failed(const char* expr, const char* file, int line, std::string_view msg);
 
+namespace detail {
+// BERTH_TRY's value step: yields the value of a Result<T>, nothing for a Status.
+template <class R>
+decltype(auto) try_value(R&& r) {
+  if constexpr (std::is_void_v<typename std::decay_t<R>::value_type>) {
+    return;
+  } else {
+    return std::forward<R>(r).value();
+  }
+}
+}  // namespace detail
+
 }  // namespace berth
 
 #define BERTH_TRY(expr)                                                   \
   ({                                                                      \
     auto&& berth_try_r_ = (expr);                                         \
     if (!berth_try_r_) return ::tl::unexpected(std::move(berth_try_r_).error()); \
-    std::move(berth_try_r_).value();                                      \
+    ::berth::detail::try_value(std::move(berth_try_r_));                  \
   })
 
 // Like BERTH_TRY but adds context to the error.
@@ -103,7 +116,7 @@ inline Status ok() { return {}; }
     auto&& berth_try_r_ = (expr);                                         \
     if (!berth_try_r_)                                                    \
       return ::tl::unexpected(std::move(berth_try_r_).error().wrap(fmt::format(__VA_ARGS__))); \
-    std::move(berth_try_r_).value();                                      \
+    ::berth::detail::try_value(std::move(berth_try_r_));                  \
   })
 
 #define BERTH_CHECK(cond, msg)                                             \

@@ -1,0 +1,91 @@
+#include "oci/digest.h"
+
+#include <openssl/evp.h>
+
+namespace berth::oci {
+
+namespace {
+size_t hex_len(DigestAlgorithm a) { return a == DigestAlgorithm::Sha256 ? 64 : 128; }
+std::string_view alg_name(DigestAlgorithm a) { return a == DigestAlgorithm::Sha256 ? "sha256" : "sha512"; }
+
+bool is_lower_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string to_hex(const unsigned char* p, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(n * 2, '\0');
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = kHex[p[i] >> 4];
+    out[2 * i + 1] = kHex[p[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+Result<Digest> Digest::from_hex(DigestAlgorithm alg, std::string_view hex) {
+  if (hex.size() != hex_len(alg))
+    return fail(Errc::InvalidArgument, "digest `{}:{}`: {} hex must be {} characters, got {}", alg_name(alg), hex,
+                alg_name(alg), hex_len(alg), hex.size());
+  if (!is_lower_hex(hex))
+    return fail(Errc::InvalidArgument, "digest `{}:{}`: encoded part must be lowercase hex", alg_name(alg), hex);
+  return Digest(alg, fmt::format("{}:{}", alg_name(alg), hex));
+}
+
+Result<Digest> Digest::parse(std::string_view s) {
+  auto colon = s.find(':');
+  if (s.empty()) return fail(Errc::InvalidArgument, "empty digest");
+  if (s.size() > 200) return fail(Errc::InvalidArgument, "digest too long ({} bytes)", s.size());
+  if (colon == std::string_view::npos)
+    return fail(Errc::InvalidArgument, "digest `{}`: missing `algorithm:` prefix", s);
+  auto alg = s.substr(0, colon);
+  auto hex = s.substr(colon + 1);
+  if (alg == "sha256") return from_hex(DigestAlgorithm::Sha256, hex);
+  if (alg == "sha512") return from_hex(DigestAlgorithm::Sha512, hex);
+  return fail(Errc::InvalidArgument, "digest `{}`: unsupported algorithm `{}` (want sha256 or sha512)", s, alg);
+}
+
+std::string_view Digest::algorithm_name() const { return alg_name(alg_); }
+
+std::string_view Digest::hex() const {
+  if (str_.empty()) return {};
+  return std::string_view(str_).substr(str_.find(':') + 1);
+}
+
+Digest Digest::sha256_of(std::string_view data) {
+  Hasher h;
+  h.update(data);
+  return h.digest();
+}
+
+struct Hasher::Ctx {
+  EVP_MD_CTX* md = nullptr;
+  ~Ctx() { EVP_MD_CTX_free(md); }
+};
+
+Hasher::Hasher(DigestAlgorithm alg) : alg_(alg), ctx_(std::make_unique<Ctx>()) {
+  ctx_->md = EVP_MD_CTX_new();
+  BERTH_CHECK(ctx_->md != nullptr, "EVP_MD_CTX_new");
+  BERTH_CHECK(EVP_DigestInit_ex(ctx_->md, alg == DigestAlgorithm::Sha256 ? EVP_sha256() : EVP_sha512(), nullptr) == 1,
+              "EVP_DigestInit_ex");
+}
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+
+void Hasher::update(const void* data, size_t n) {
+  if (n == 0) return;
+  BERTH_CHECK(EVP_DigestUpdate(ctx_->md, data, n) == 1, "EVP_DigestUpdate");
+  bytes_ += n;
+}
+
+Digest Hasher::digest() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  BERTH_CHECK(EVP_DigestFinal_ex(ctx_->md, out, &len) == 1, "EVP_DigestFinal_ex");
+  return Digest::from_hex(alg_, to_hex(out, len)).value();
+}
+
+}  // namespace berth::oci
