@@ -1,5 +1,16 @@
 #pragma once
 // Linux capabilities by name and the five per-thread sets.
+//
+// Intended use by the runtime (everything that can fail on bad config happens in the parent):
+//   parent:  CapMasks m = BERTH_TRY(compile_caps(sets));   // validates names, builds bitmasks
+//            (void)cap_last_cap();                         // warms the cache before clone()
+//   child:   BERTH_TRY(switch_user(uid, gid, groups, n));   // keeps permitted across the uid change
+//            BERTH_TRY(apply_caps(m));                      // bounding, capset, ambient
+// switch_user() and apply_caps(const CapMasks&) do not allocate on success and use raw syscalls only, so
+// they are safe between clone() and exec(). On failure they return an Error (which does allocate).
+#include <sys/types.h>
+
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,21 +20,58 @@
 
 namespace berth::sys {
 
-// "CAP_CHOWN" -> 0. Unknown names fail with InvalidArgument naming the capability.
+inline constexpr int kCapMax = 40;  // CAP_CHECKPOINT_RESTORE, the highest capability this code knows
+
+// "CAP_CHOWN" -> 0 (case-insensitive; the "CAP_" prefix is required). Unknown names fail with
+// InvalidArgument naming the capability.
 Result<int> cap_from_name(std::string_view name);
-std::string cap_name(int cap);  // 0 -> "CAP_CHOWN"
-int cap_last_cap();             // from /proc/sys/kernel/cap_last_cap (cached)
+// 0 -> "CAP_CHOWN"; numbers above kCapMax -> "CAP_<n>" (unknown to this build but maybe to the kernel).
+std::string cap_name(int cap);
+// Highest capability the running kernel supports, from /proc/sys/kernel/cap_last_cap (read once and cached;
+// falls back to kCapMax if the file cannot be read).
+int cap_last_cap();
 
 struct CapSets {
   std::vector<int> bounding, effective, inheritable, permitted, ambient;
 };
 
-// Applies the sets to the calling thread: drops bounding caps not listed (PR_CAPBSET_DROP), sets
-// effective/permitted/inheritable (capset), then raises the ambient ones (PR_CAP_AMBIENT_RAISE).
-// Call after setuid/setgid with PR_SET_KEEPCAPS where needed (see apply_user in runtime).
-Status apply_caps(const CapSets& sets);
-// Drops everything except what is needed to finish container setup is the caller's business; this only
-// implements the kernel dance. Bitmask helpers for tests/probes:
+// The same sets as bitmasks (bit n = capability n).
+struct CapMasks {
+  uint64_t bounding = 0, effective = 0, inheritable = 0, permitted = 0, ambient = 0;
+};
+
 uint64_t caps_mask(const std::vector<int>& caps);
+// Names -> bitmask. Unknown names fail with InvalidArgument ("unknown capability \"CAP_FOO\"").
+Result<uint64_t> caps_mask_from_names(const std::vector<std::string>& names);
+// Bitmask -> names (ascending), e.g. for `features` output and probes.
+std::vector<std::string> cap_names(uint64_t mask);
+
+// Validates ranges (0..63) and converts to masks.
+Result<CapMasks> compile_caps(const CapSets& sets);
+
+// Applies the sets to the calling thread, in this order:
+//   0. raises effective to the current permitted set (empty effective after a kept-caps uid change),
+//   1. drops every bounding capability not in `bounding` (PR_CAPBSET_DROP; needs CAP_SETPCAP in effective),
+//   2. clears the ambient set (PR_CAP_AMBIENT_CLEAR_ALL),
+//   3. capset() effective/permitted/inheritable,
+//   4. raises each ambient capability (PR_CAP_AMBIENT_RAISE; the kernel requires it to be in permitted and
+//      inheritable, otherwise the call fails with EPERM).
+// Capabilities above cap_last_cap() are ignored (as runc does: the kernel does not know them).
+// Errors: PermissionDenied / InvalidArgument from the kernel with the step and the capability in the
+// message. No allocation on success.
+Status apply_caps(const CapMasks& masks);
+Status apply_caps(const CapSets& sets);
+
+// PR_SET_KEEPCAPS: keep the permitted set when all uids change from 0 to non-zero.
+Status set_keep_caps(bool keep);
+
+// The user switch done before apply_caps(): PR_SET_KEEPCAPS(1), setgroups(n, groups) (skipped when
+// set_groups is false, e.g. in a user namespace where /proc/self/setgroups is "deny"), setresgid(gid x3),
+// setresuid(uid x3), PR_SET_KEEPCAPS(0). Raw syscalls (per-thread, no glibc setxid broadcast), no allocation.
+// After it, effective is empty when uid != 0, permitted is kept; apply_caps() then sets all five sets.
+Status switch_user(uid_t uid, gid_t gid, const gid_t* groups, size_t n_groups, bool set_groups = true);
+
+// The calling thread's current masks, read with capget()/prctl (for tests and probes).
+Result<CapMasks> current_caps();
 
 }  // namespace berth::sys

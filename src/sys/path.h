@@ -19,19 +19,32 @@ namespace berth::sys {
 Result<UniqueFd> open_root(const std::string& root);
 
 // openat2(root_fd, path, flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS [| extra_resolve]). path may be
-// absolute (taken as relative to root). flags include O_CLOEXEC always.
+// absolute (taken as relative to root); "" and "/" open root itself. flags include O_CLOEXEC always.
+// Errors carry the errno (ENOENT -> NotFound, ...); paths longer than PATH_MAX fail with InvalidArgument.
+// None of the functions below allocate on success except those returning std::string.
 Result<UniqueFd> open_in_root(int root_fd, std::string_view path, int flags, mode_t mode = 0,
                               uint64_t extra_resolve = 0);
 
 // mkdir -p inside root (each component created with mkdirat on the fd of the resolved parent; never
-// follows a symlink out). Returns an O_PATH fd of the final directory.
+// follows a symlink out). Returns an O_PATH fd of the final directory. Existing symlinks on the way are
+// followed *inside* root (an absolute target restarts at root, ".." stops at root), including dangling
+// ones, whose target is then created inside root. A non-directory on the way fails with ENOTDIR
+// (FailedPrecondition); more than 40 symlinks with ELOOP.
 Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode = 0755);
 
 // Creates (if missing) a regular file at path inside root, parents included; returns an O_PATH fd.
+// An existing file (of any type but a directory) is returned as is; a symlink as the last component is
+// followed inside root. An existing directory fails with EISDIR.
 Result<UniqueFd> create_file_in_root(int root_fd, std::string_view path, mode_t mode = 0644);
 
 // "/proc/self/fd/<n>" for use as a mount source/target of an fd-resolved path.
 std::string fd_path(int fd);
+// The same without allocating (for use between clone and exec): fd_path_buf(fd).c_str().
+struct FdPathBuf {
+  char buf[32];
+  const char* c_str() const { return buf; }
+};
+FdPathBuf fd_path_buf(int fd);
 
 // Lexical clean: collapse "//", ".", ".." (never above "/"), strip trailing "/". Always returns absolute.
 std::string clean_path(std::string_view p);
