@@ -81,6 +81,13 @@ void Hasher::update(const void* data, size_t n) {
   bytes_ += n;
 }
 
+Hasher Hasher::clone() const {
+  Hasher h(alg_);
+  BERTH_CHECK(EVP_MD_CTX_copy_ex(h.ctx_->md, ctx_->md) == 1, "EVP_MD_CTX_copy_ex");
+  h.bytes_ = bytes_;
+  return h;
+}
+
 Digest Hasher::digest() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -66,7 +66,10 @@ class Hasher {
   void update(const void* data, size_t n);
   void update(std::string_view s) { update(s.data(), s.size()); }
   uint64_t bytes() const { return bytes_; }
+  // Finishes the hash; the Hasher must not be updated afterwards.
   Digest digest();
+  // An independent copy of the running state (e.g. to report the digest so far and keep hashing).
+  Hasher clone() const;
 
  private:
   struct Ctx;
