@@ -11,11 +11,17 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/error.h"
+
+// GNU mode (-std=gnu++20) predefines `linux` as 1, which would clobber Spec::linux.
+#ifdef linux
+#undef linux
+#endif
 
 namespace berth::oci {
 
@@ -227,9 +233,30 @@ Result<Process> parse_process(std::string_view json_text);
 std::string to_json(const Spec& spec, int indent = 2);
 std::string to_json(const Process& process, int indent = 2);
 
-// The default spec printed by `berth-runtime spec` (as `runc spec` prints: sh in a terminal, rootfs "rootfs",
-// default mounts, masked and readonly paths, the 14... runc default capability set (AUDIT_WRITE, KILL,
-// NET_BIND_SERVICE), namespaces pid/network/ipc/uts/mount(/cgroup)). rootless adds a user namespace mapping.
+// The default spec printed by `berth-runtime spec`: field for field what `runc spec` prints (sh in a
+// terminal, rootfs "rootfs" read-only, hostname "runc", the default mounts, masked and readonly paths, caps
+// AUDIT_WRITE/KILL/NET_BIND_SERVICE, RLIMIT_NOFILE 1024, namespaces pid/network/ipc/uts/mount, a deny-all
+// device rule) except ociVersion, which is kOciVersion. rootless mirrors `runc spec --rootless`: a user
+// namespace mapping the caller's euid/egid to 0, no network namespace, /sys bound from the host, no devpts
+// gid=5, no device rule. Always passes parse_runtime_spec(to_json(...)).
 Spec default_spec(bool rootless = false);
+
+// The runtime-spec version this implementation follows (state, features, default_spec).
+inline constexpr std::string_view kOciVersion = "1.1.0";
+
+// Known values, one table each. The parser validates against these and `berth-runtime features` prints
+// them, so they are the single source of truth.
+std::span<const std::string_view> known_capabilities();          // index = number: CAP_CHOWN=0 .. CAP_CHECKPOINT_RESTORE=40
+std::span<const std::string_view> known_rlimits();               // index = RLIMIT_* number: RLIMIT_CPU=0 .. RLIMIT_RTTIME=15
+std::span<const std::string_view> known_namespace_types();       // "pid", "network", ... in NamespaceType order
+std::span<const std::string_view> known_seccomp_actions();       // "SCMP_ACT_KILL", ...
+std::span<const std::string_view> known_seccomp_operators();     // "SCMP_CMP_NE", ...
+std::span<const std::string_view> known_seccomp_archs();         // "SCMP_ARCH_X86_64", ...
+std::span<const std::string_view> known_seccomp_flags();         // "SECCOMP_FILTER_FLAG_LOG", ...
+std::span<const std::string_view> known_rootfs_propagations();   // "private", "rprivate", ... ("" also accepted)
+std::span<const std::string_view> known_hooks();                 // "prestart", "createRuntime", ...
+std::optional<NamespaceType> namespace_type_from_name(std::string_view name);
+std::optional<int> capability_number(std::string_view name);     // "CAP_KILL" -> 5
+std::optional<int> rlimit_number(std::string_view name);         // "RLIMIT_NOFILE" -> 7
 
 }  // namespace berth::oci
