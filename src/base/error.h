@@ -87,19 +87,6 @@ tl::unexpected<Error> fail_errno_n(int err, fmt::format_string<Args...> f, Args&
 
 inline Status ok() { return {}; }
 
-namespace detail {
-// BERTH_TRY's value: tl::expected<void, E> (libexpected 1.0) has no value(), so Status needs its own case.
-template <class R>
-auto try_value(R&& r) {
-  using T = typename std::remove_cvref_t<R>::value_type;
-  if constexpr (std::is_void_v<T>) {
-    return;
-  } else {
-    return T(std::move(*r));
-  }
-}
-}  // namespace detail
-
 [[noreturn]] void check_failed(const char* expr, const char* file, int line, std::string_view msg);
 
 namespace detail {
