@@ -89,6 +89,18 @@ inline Status ok() { return {}; }
 
 [[noreturn]] void check_failed(const char* expr, const char* file, int line, std::string_view msg);
 
+namespace detail {
+// BERTH_TRY's value step: yields the value of a Result<T>, nothing for a Status.
+template <class R>
+decltype(auto) try_value(R&& r) {
+  if constexpr (std::is_void_v<typename std::decay_t<R>::value_type>) {
+    return;
+  } else {
+    return std::forward<R>(r).value();
+  }
+}
+}  // namespace detail
+
 }  // namespace berth
 
 #define BERTH_TRY(expr)                                                   \
