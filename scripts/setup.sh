@@ -13,7 +13,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test fixtures, peers and tools
   busybox-static runc crun docker.io skopeo umoci docker-registry
-  hyperfine python3 jq iproute2 procps util-linux kmod e2fsprogs curl tar gzip zstd
+  hyperfine time python3 jq iproute2 procps util-linux kmod e2fsprogs curl tar gzip zstd
 )
 
 need=()
