@@ -202,6 +202,136 @@ def exec_runner(exec_args, process=None):
     return run
 
 
+def lifecycle_runner(case, ctx):
+    """create / state / start / pause / resume / ps / update / events --stats / kill / delete, as containerd's
+    shim and dockerd drive them; each step's normalised outcome is observed."""
+    rt, cid, steps = ctx.rt, ctx.cid, {}
+
+    def status():
+        st = rt.state(cid)
+        return st.get("status") if st else None
+    try:
+        r = rt.cmd("create", "--bundle", ctx.bundle, "--pid-file", os.path.join(ctx.work, "pid"), cid)
+        st = rt.state(cid) or {}
+        pid_file = open(os.path.join(ctx.work, "pid")).read().strip() if os.path.exists(
+            os.path.join(ctx.work, "pid")) else ""
+        steps["create"] = {"rc": r.returncode, "status": st.get("status"), "id": st.get("id") == cid,
+                           "pid_file_matches": pid_file == str(st.get("pid")),
+                           "bundle": os.path.realpath(st.get("bundle", "")) == os.path.realpath(ctx.bundle)}
+        lst = rt.cmd("list", "--format", "json")
+        try:
+            ids = [c.get("id") for c in json.loads(lst.stdout or b"[]") or []]
+        except json.JSONDecodeError:
+            ids = []
+        steps["list"] = {"rc": lst.returncode, "listed": cid in ids}
+        r = rt.cmd("start", cid)
+        steps["start"] = {"rc": r.returncode, "status": status()}
+        r = rt.cmd("pause", cid)
+        steps["pause"] = {"rc": r.returncode, "status": status()}
+        r = rt.cmd("resume", cid)
+        steps["resume"] = {"rc": r.returncode, "status": status()}
+        r = rt.cmd("ps", "--format", "json", cid)
+        try:
+            pids = json.loads(r.stdout or b"[]")
+        except json.JSONDecodeError:
+            pids = None
+        steps["ps"] = {"rc": r.returncode, "lists_pids": isinstance(pids, list) and len(pids) >= 1}
+        r = rt.cmd("update", "--memory", str(64 << 20), "--pids-limit", "77", cid)
+        cg = {}
+        for ctrl, f in (("memory", "memory.limit_in_bytes"), ("pids", "pids.max")):
+            found = [os.path.join(d, f) for d in bt.cgroup_dirs_named(cid) if f"/{ctrl}/" in d + "/"]
+            cg[f] = open(found[0]).read().strip() if found and os.path.exists(found[0]) else None
+        steps["update"] = {"rc": r.returncode, **cg}
+        r = rt.cmd("events", "--stats", cid)
+        try:
+            ev = json.loads(r.stdout.decode().strip().splitlines()[0])
+        except (json.JSONDecodeError, IndexError):
+            ev = {}
+        steps["events --stats"] = {"rc": r.returncode, "type": ev.get("type"),
+                                   "has_memory": "memory" in (ev.get("data") or {}),
+                                   "has_pids": "pids" in (ev.get("data") or {})}
+        r = rt.cmd("kill", cid, "TERM")
+        bt.wait_for(lambda: status() == "stopped", 20)
+        steps["kill TERM"] = {"rc": r.returncode, "status": status()}
+        r = rt.cmd("delete", cid)
+        steps["delete"] = {"rc": r.returncode, "state_after": rt.state(cid) is not None}
+        r = rt.cmd("state", cid)
+        steps["state of a deleted container"] = {"failed": r.returncode != 0}
+    finally:
+        rt.force_delete(cid)
+    return Run(0, b"", b"", steps)
+
+
+def console_runner(case, ctx):
+    """create --console-socket: the runtime sends the pty master over SCM_RIGHTS; the test reads the
+    container's output from it."""
+    import array
+    import socket
+    import threading
+    sock_path = os.path.join(ctx.work, "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(30)
+    got = {}
+
+    def accept():
+        try:
+            conn, _ = srv.accept()
+            fds = array.array("i")
+            msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(4 * fds.itemsize))
+            for level, typ, data in anc:
+                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+            got["fds"] = list(fds)
+            conn.close()
+        except OSError as e:
+            got["error"] = repr(e)
+    th = threading.Thread(target=accept)
+    th.start()
+    out = b""
+    try:
+        r = ctx.rt.cmd("create", "--bundle", ctx.bundle, "--console-socket", sock_path, ctx.cid)
+        th.join(35)
+        if r.returncode != 0 or not got.get("fds"):
+            return Run(r.returncode or 1, b"", r.stderr, {"console": got})
+        master = got["fds"][0]
+        s = ctx.rt.cmd("start", ctx.cid)
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once the container side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+            if b"}" in out:
+                break
+        os.close(master)
+        bt.wait_for(lambda: (ctx.rt.state(ctx.cid) or {}).get("status") in (None, "stopped"), 10)
+        return Run(s.returncode, out.replace(b"\r", b""), r.stderr + s.stderr, {"fds_received": len(got["fds"])})
+    finally:
+        srv.close()
+        ctx.rt.force_delete(ctx.cid)
+
+
+def prep_ns_holder(ctx):
+    """A host process in its own ipc and uts namespaces; the container joins them by /proc/<pid>/ns paths."""
+    p = subprocess.Popen(["unshare", "--ipc", "--uts", "sleep", "300"], stdin=subprocess.DEVNULL)
+    ctx.cleanups.append(lambda: (p.kill(), p.wait()))
+    ctx.holder = p.pid
+    bt.wait_for(lambda: os.readlink(f"/proc/{p.pid}/ns/uts") != os.readlink("/proc/self/ns/uts"), 10)
+    for ns in ("ipc", "uts"):
+        ctx.joined[ns] = os.readlink(f"/proc/{p.pid}/ns/{ns}")
+
+
+def join_holder(cfg, ctx):
+    for ns in cfg["linux"]["namespaces"]:
+        if ns["type"] in ("ipc", "uts"):
+            ns["path"] = f"/proc/{ctx.holder}/ns/{ns['type']}"
+    cfg.pop("hostname", None)
+
+
 def hooks_runner(case, ctx):
     r = ctx.rt.run(ctx.bundle, ctx.cid)
     extra = {}
@@ -581,6 +711,26 @@ CASES = [
          observe=lambda r, x: {"cgroupns": obs_ns(r, x).get("cgroup"),
                                "paths": sorted({ln.split(":", 2)[2] for ln in (r.probe or {}).get("cgroup_raw", [])})},
          expect=expect_eq({"cgroupns": "new", "paths": ["/"]})),
+    Case("ipc+uts joined by /proc/<pid>/ns path", prepare=prep_ns_holder, config=join_holder, observe=obs_ns,
+         expect=expect_fn(lambda o: o["ipc"] == "joined" and o["uts"] == "joined" and o["net"] == "new",
+                          "ipc/uts joined, net new")),
+    Case("lifecycle: create/state/start/pause/resume/ps/update/events/kill/delete",
+         args=["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"], runner=lifecycle_runner,
+         observe=lambda r, x: r.extra,
+         expect=expect_fn(lambda o: o["create"] == {"rc": 0, "status": "created", "id": True,
+                                                    "pid_file_matches": True, "bundle": True}
+                          and o["list"]["listed"] and o["start"]["status"] == "running"
+                          and o["pause"] == {"rc": 0, "status": "paused"}
+                          and o["resume"] == {"rc": 0, "status": "running"}
+                          and o["ps"] == {"rc": 0, "lists_pids": True}
+                          and o["update"] == {"rc": 0, "memory.limit_in_bytes": str(64 << 20), "pids.max": "77"}
+                          and o["events --stats"]["rc"] == 0 and o["events --stats"]["has_memory"]
+                          and o["kill TERM"] == {"rc": 0, "status": "stopped"}
+                          and o["delete"] == {"rc": 0, "state_after": False}
+                          and o["state of a deleted container"]["failed"], "every step as runc does it")),
+    Case("terminal via --console-socket", config=set_process(terminal=True), args=["isatty"],
+         runner=console_runner, observe=obs_rc_objs("stdin", "stdout", "stderr"),
+         expect=expect_eq({"rc": 0, "stdin": True, "stdout": True, "stderr": True})),
     Case("hooks with state on stdin", config=hooks_config, runner=hooks_runner, observe=hooks_observe,
          expect=expect_fn(lambda o: all(h in o for h in ("prestart", "createRuntime", "createContainer",
                                                          "startContainer", "poststart", "poststop"))
