@@ -7,6 +7,7 @@ fares; runc 1.1.5 is expected to fail the /dev/null masking test, CVE-2025-31133
   cwd_*              CVE-2024-21626: a cwd that resolves outside the rootfs is refused or lands inside
   mount_symlink_*    CVE-2021-30465: a mount destination that is a symlink out of the rootfs lands inside
   masked_devnull_*   CVE-2025-31133: masked paths are bound from a real /dev/null, not the container's
+  sysctl_*           2025 procfs races: sysctl writes land on a real procfs, not a file mounted over it
   nss_not_loaded     glibc NSS is never consulted inside the container's root
 """
 
@@ -317,6 +318,31 @@ def test_masked_devnull_symlink(t):
     return masked_verdict(r, objs, os.path.join(b, "rootfs/etc/fake-null"))
 
 
+# ---- 2025 procfs races: sysctl writes must land on a real procfs --------------------------------------
+def test_sysctl_lands_on_procfs(t):
+    """A config mount puts a host directory over /proc/sys/kernel; it holds a regular file named shmmax. A
+    runtime writing the sysctl kernel.shmmax through the path would write that host file; it must refuse or
+    write the kernel's value through a verified procfs handle."""
+    decoy = os.path.join(t.env.tmp, "decoy-proc-sys-kernel")
+    os.makedirs(decoy)
+    with open(os.path.join(decoy, "shmmax"), "w") as f:
+        f.write("original\n")
+
+    def edit(c):
+        c["mounts"].append({"destination": "/proc/sys/kernel", "type": "bind", "source": decoy,
+                            "options": ["rbind", "rw"]})
+        c["linux"]["sysctl"] = {"kernel.shmmax": "424242"}
+        c["linux"]["readonlyPaths"] = [p for p in c["linux"]["readonlyPaths"] if p != "/proc/sys"]
+    _, _, r, objs = t.run("sysctl-procfs", ["/probe", "json"], edit)
+    with open(os.path.join(decoy, "shmmax")) as f:
+        content = f.read().strip()
+    if content != "original":
+        return False, f"the sysctl was written into a host file: {content!r}"
+    if r.returncode != 0:
+        return True, f"refused (exit {r.returncode}): {r.stderr.decode(errors='replace').strip()[-120:]}"
+    return True, "host file untouched"
+
+
 # ---- NSS -----------------------------------------------------------------------------------------------
 def test_nss_not_loaded(t):
     """The container's /etc/nsswitch.conf names a module shipped in its /lib; resolving the process user
@@ -380,6 +406,7 @@ TESTS = [
     ("mount_symlink_rel (CVE-2021-30465)", test_mount_symlink_rel),
     ("masked_devnull_bind (CVE-2025-31133)", test_masked_devnull_bind),
     ("masked_devnull_symlink (CVE-2025-31133)", test_masked_devnull_symlink),
+    ("sysctl_lands_on_procfs (2025 procfs races)", test_sysctl_lands_on_procfs),
     ("nss_not_loaded", test_nss_not_loaded),
 ]
 
