@@ -135,31 +135,27 @@ def main():
     env = bt.Env("badinput")
     rt = bt.Runtime("berth", berth, os.path.join(env.tmp, "state"))
     rows = []
-    passed = failed = 0
+    tally = bt.Tally("bad_input")
     details = []
     try:
         for name, e, tokens in CASES:
             for command in ("run", "create"):
                 problems, line = one_case(env, rt, name, e, tokens, command)
                 ok = not problems
-                passed += ok
-                failed += not ok
-                rows.append([name, command, "PASS" if ok else "FAIL", line[:100]])
+                rows.append([name, command, tally.record(f"{name} ({command})", ok), line[:100]])
                 if problems:
                     details.append((name, command, problems, line))
         # The state root itself must not have gained entries.
         extra = os.listdir(rt.root) if os.path.isdir(rt.root) else []
-        ok = not extra
-        passed += ok
-        failed += not ok
-        rows.append(["state root empty afterwards", "-", "PASS" if ok else "FAIL", ", ".join(extra)[:100]])
+        rows.append(["state root empty afterwards", "-", tally.record("state root empty afterwards", not extra),
+                     ", ".join(extra)[:100]])
     finally:
         env.cleanup()
     bt.print_table(f"bad input: {berth}", ["case", "command", "result", "message"], rows)
     for name, command, problems, line in details:
         print(f"--- {name} ({command}): " + "; ".join(problems))
         print(f"    stderr: {line}")
-    return bt.summary(passed, failed)
+    return tally.finish()
 
 
 if __name__ == "__main__":

@@ -269,6 +269,61 @@ def ns_kind(seen, host, joined=None):
     return out
 
 
+# ---- known gaps ----------------------------------------------------------------------------------------
+KNOWN_GAPS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "known_gaps.txt")
+
+
+def known_gaps(suite):
+    """{name: reason} from known_gaps.txt lines "suite: exact test name  # reason". A listed test that fails
+    is reported as GAP (counted as skipped, with its reason) instead of failing the suite; a listed test that
+    passes is reported as FIXED so the line gets removed. The file is the visible list of what berth-runtime
+    does not do yet; the issue is done when it is empty."""
+    gaps = {}
+    if not os.path.exists(KNOWN_GAPS_FILE):
+        return gaps
+    with open(KNOWN_GAPS_FILE) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#") or ":" not in line:
+                continue
+            s, rest = line.split(":", 1)
+            name, _, reason = rest.partition("#")
+            if s.strip() == suite:
+                gaps[name.strip()] = reason.strip() or "known gap"
+    return gaps
+
+
+class Tally:
+    """Pass/fail/gap counting shared by the suites."""
+
+    def __init__(self, suite):
+        self.gaps = known_gaps(suite)
+        self.passed = self.failed = self.skipped = 0
+        self.fixed = []
+
+    def record(self, name, ok):
+        """Returns the result word for the table: PASS, FAIL, GAP or FIXED."""
+        gap = self.gaps.get(name)
+        if ok:
+            self.passed += 1
+            if gap:
+                self.fixed.append(name)
+                return "FIXED"
+            return "PASS"
+        if gap:
+            self.skipped += 1
+            return "GAP"
+        self.failed += 1
+        return "FAIL"
+
+    def finish(self):
+        if self.fixed:
+            print("known_gaps.txt lists tests that now pass (remove them): " + ", ".join(self.fixed))
+        if self.skipped:
+            print(f"{self.skipped} known gaps (tests/integration/known_gaps.txt)")
+        return summary(self.passed, self.failed, self.skipped)
+
+
 # ---- output --------------------------------------------------------------------------------------------
 def print_table(title, headers, rows):
     widths = [len(h) for h in headers]

@@ -191,28 +191,25 @@ def main():
             bt.skip(f"{b} not installed (apt-get install docker.io)")
     env = bt.Env("docker")
     rows = []
-    passed = failed = 0
+    tally = bt.Tally("dockerd")
     d = None
     try:
         d = Daemon(env, berth)
         make_image(env, d)
         for runtime in ("runc", "berth"):
             for step, ok, detail in steps(d, runtime):
-                passed += ok
-                failed += not ok
-                rows.append([runtime, step, "PASS" if ok else "FAIL", detail[:150]])
+                rows.append([runtime, step, tally.record(f"{runtime} {step}", ok), detail[:150]])
     except Exception as e:  # noqa: BLE001
-        failed += 1
-        rows.append(["-", "daemon", "FAIL", repr(e)[:300]])
+        rows.append(["-", "daemon", tally.record("daemon", False), repr(e)[:300]])
     finally:
         if d:
             d.stop()
-            if failed:
+            if tally.failed or tally.skipped:
                 print("--- dockerd log (tail)\n" + d.tail(3000))
         env.cleanup()
     bt.print_table(f"dockerd {DOCKERD} with --add-runtime berth={berth}", ["runtime", "step", "result", "detail"],
                    rows)
-    return bt.summary(passed, failed)
+    return tally.finish()
 
 
 if __name__ == "__main__":

@@ -418,7 +418,7 @@ def main():
     env = bt.Env("security")
     t = T(env, bt.Runtime("berth", berth, os.path.join(env.tmp, "state")))
     rows = []
-    passed = failed = 0
+    tally = bt.Tally("security")
     try:
         for name, fn in TESTS:
             if select and not any(s in name for s in select):
@@ -427,17 +427,14 @@ def main():
                 ok, detail = fn(t)
             except Exception as e:  # noqa: BLE001 - report and go on
                 ok, detail = False, f"harness error: {e!r}"
-            passed += ok
-            failed += not ok
-            rows.append([name, "PASS" if ok else "FAIL", detail[:160]])
+            rows.append([name, tally.record(name, ok), detail[:160]])
         stray = [d for d in bt.cgroup_dirs_named(f"{bt.PREFIX}-security-{os.getpid()}")]
         if stray:
-            failed += 1
-            rows.append(["no cgroups left", "FAIL", ", ".join(stray)[:160]])
+            rows.append(["no cgroups left", tally.record("no cgroups left", False), ", ".join(stray)[:160]])
     finally:
         env.cleanup()
     bt.print_table(f"security: {berth}", ["test", "result", "detail"], rows)
-    return bt.summary(passed, failed)
+    return tally.finish()
 
 
 if __name__ == "__main__":
