@@ -262,6 +262,40 @@ def lifecycle_runner(case, ctx):
     return Run(0, b"", b"", steps)
 
 
+def cli_runner(case, ctx):
+    """The global and per-command flags containerd's shim, conmon and dockerd pass, plus spec/features/
+    --version."""
+    rt, res = ctx.rt, {}
+    log = os.path.join(ctx.work, "runtime.log")
+    r = subprocess.run([rt.binary, "--root", rt.root, "--log", log, "--log-format", "json", "--debug", "run",
+                        "--bundle", ctx.bundle, "--pid-file", os.path.join(ctx.work, "pid"), "--no-pivot",
+                        "--no-new-keyring", ctx.cid], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    rt.force_delete(ctx.cid)
+    res["run with shim flags"] = {"rc": r.returncode, "pid_file": os.path.exists(os.path.join(ctx.work, "pid"))}
+    sd = os.path.join(ctx.work, "spec")
+    os.makedirs(sd)
+    r = rt.cmd("spec", "--bundle", sd)
+    try:
+        spec = json.load(open(os.path.join(sd, "config.json")))
+        res["spec"] = {"rc": r.returncode, "ociVersion_1.x": str(spec.get("ociVersion", "")).startswith("1."),
+                       "has_process_args": bool(spec.get("process", {}).get("args")),
+                       "root_path": spec.get("root", {}).get("path")}
+    except (OSError, json.JSONDecodeError):
+        res["spec"] = {"rc": r.returncode, "valid_json": False}
+    r = rt.cmd("features")
+    try:
+        f = json.loads(r.stdout)
+        res["features"] = {"rc": r.returncode, "ociVersionMin": f.get("ociVersionMin"),
+                           "has_hooks": "prestart" in (f.get("hooks") or []),
+                           "has_namespaces": "user" in ((f.get("linux") or {}).get("namespaces") or [])}
+    except json.JSONDecodeError:
+        res["features"] = {"rc": r.returncode, "valid_json": False}
+    r = rt.cmd("--version")
+    res["--version"] = {"rc": r.returncode, "prints": bool(r.stdout.strip())}
+    return Run(0, b"", b"", res)
+
+
 def console_runner(case, ctx):
     """create --console-socket: the runtime sends the pty master over SCM_RIGHTS; the test reads the
     container's output from it."""
@@ -728,6 +762,14 @@ CASES = [
                           and o["kill TERM"] == {"rc": 0, "status": "stopped"}
                           and o["delete"] == {"rc": 0, "state_after": False}
                           and o["state of a deleted container"]["failed"], "every step as runc does it")),
+    Case("CLI: shim flags, spec, features, --version", args=["exit", "0"], runner=cli_runner,
+         observe=lambda r, x: r.extra,
+         expect=expect_eq({"run with shim flags": {"rc": 0, "pid_file": True},
+                           "spec": {"rc": 0, "ociVersion_1.x": True, "has_process_args": True,
+                                    "root_path": "rootfs"},
+                           "features": {"rc": 0, "ociVersionMin": "1.0.0", "has_hooks": True,
+                                        "has_namespaces": True},
+                           "--version": {"rc": 0, "prints": True}})),
     Case("terminal via --console-socket", config=set_process(terminal=True), args=["isatty"],
          runner=console_runner, observe=obs_rc_objs("stdin", "stdout", "stderr"),
          expect=expect_eq({"rc": 0, "stdin": True, "stdout": True, "stderr": True})),
