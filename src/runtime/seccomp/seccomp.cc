@@ -1,0 +1,314 @@
+#include "runtime/seccomp/seccomp.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "base/file.h"
+#include "base/json_escape.h"
+
+namespace berth::runtime::seccomp {
+namespace {
+
+struct ActionName {
+  const char* name;
+  uint32_t action;  // without the errno part
+  bool takes_errno;
+};
+constexpr ActionName kActions[] = {
+    {"SCMP_ACT_KILL", SCMP_ACT_KILL_THREAD, false},
+    {"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD, false},
+    {"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS, false},
+    {"SCMP_ACT_TRAP", SCMP_ACT_TRAP, false},
+    {"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0), true},
+    {"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0), true},
+    {"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW, false},
+    {"SCMP_ACT_LOG", SCMP_ACT_LOG, false},
+    {"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY, false},
+};
+
+struct OpName {
+  const char* name;
+  scmp_compare op;
+};
+constexpr OpName kOps[] = {
+    {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT}, {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ}, {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
+};
+
+struct ArchName {
+  const char* name;
+  uint32_t token;
+};
+constexpr ArchName kArchs[] = {
+    {"SCMP_ARCH_X86", SCMP_ARCH_X86},
+    {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
+    {"SCMP_ARCH_X32", SCMP_ARCH_X32},
+    {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
+    {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64},
+    {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
+    {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},
+    {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
+    {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},
+    {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
+    {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32},
+    {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
+    {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},
+    {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
+    {"SCMP_ARCH_S390", SCMP_ARCH_S390},
+    {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
+    {"SCMP_ARCH_PARISC", SCMP_ARCH_PARISC},
+    {"SCMP_ARCH_PARISC64", SCMP_ARCH_PARISC64},
+    {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
+#ifdef SCMP_ARCH_LOONGARCH64
+    {"SCMP_ARCH_LOONGARCH64", SCMP_ARCH_LOONGARCH64},
+#endif
+};
+
+constexpr const char* kFlagTsync = "SECCOMP_FILTER_FLAG_TSYNC";
+constexpr const char* kFlagLog = "SECCOMP_FILTER_FLAG_LOG";
+constexpr const char* kFlagSpecAllow = "SECCOMP_FILTER_FLAG_SPEC_ALLOW";
+constexpr const char* kFlagWaitKillable = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
+
+// Linux syscalls take at most 6 arguments.
+constexpr uint32_t kMaxArgs = 6;
+// Beyond MAX_ERRNO (4095) the kernel's errno semantics break; libseccomp keeps 16 bits.
+constexpr uint32_t kMaxErrno = 4095;
+
+struct CtxDeleter {
+  void operator()(void* ctx) const { seccomp_release(ctx); }
+};
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+Result<uint32_t> action_for(std::string_view field, const std::string& name, const std::optional<uint32_t>& errno_ret,
+                            std::string_view errno_field) {
+  for (const auto& a : kActions) {
+    if (name != a.name) continue;
+    if (!a.takes_errno) {
+      if (errno_ret)
+        return fail(Errc::InvalidArgument, "{}: {} does not take an errno, but {} is set", field, name,
+                    errno_field);
+      return a.action;
+    }
+    uint32_t e = errno_ret.value_or(EPERM);
+    if (e > kMaxErrno) return fail(Errc::InvalidArgument, "{}: {} out of range (0-{})", errno_field, e, kMaxErrno);
+    return a.action == SCMP_ACT_ERRNO(0) ? SCMP_ACT_ERRNO(e) : SCMP_ACT_TRACE(e);
+  }
+  return fail(Errc::InvalidArgument, "{}: unknown action \"{}\"", field, name);
+}
+
+std::string lib_error(int rc) { return std::strerror(-rc); }
+
+}  // namespace
+
+Result<Program> compile(const oci::Seccomp& config) {
+  constexpr std::string_view kField = "linux.seccomp";
+  Program prog;
+  const uint32_t def = BERTH_TRY(action_for(fmt::format("{}.defaultAction", kField), config.default_action,
+                                            config.default_errno_ret, "linux.seccomp.defaultErrnoRet"));
+  if (def == SCMP_ACT_NOTIFY)
+    return fail(Errc::InvalidArgument, "{}.defaultAction: SCMP_ACT_NOTIFY cannot be the default action", kField);
+
+  Ctx ctx(seccomp_init(def));
+  if (!ctx) return fail(Errc::Internal, "seccomp_init failed");
+  // The filter is loaded by install(), not libseccomp; NO_NEW_PRIVS is the runtime's business.
+  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0); rc != 0)
+    return fail(Errc::Internal, "seccomp: unset NNP attribute: {}", lib_error(rc));
+
+  for (size_t i = 0; i < config.architectures.size(); ++i) {
+    const std::string& name = config.architectures[i];
+    const ArchName* found = nullptr;
+    for (const auto& a : kArchs)
+      if (name == a.name) found = &a;
+    if (!found)
+      return fail(Errc::InvalidArgument, "{}.architectures[{}]: unknown architecture \"{}\"", kField, i, name);
+    int rc = seccomp_arch_add(ctx.get(), found->token);
+    if (rc != 0 && rc != -EEXIST)
+      return fail(Errc::InvalidArgument, "{}.architectures[{}]: cannot add {}: {}", kField, i, name, lib_error(rc));
+  }
+
+  bool wait_killable = false;
+  for (size_t i = 0; i < config.flags.size(); ++i) {
+    const std::string& f = config.flags[i];
+    if (f == kFlagTsync) continue;
+    if (f == kFlagLog)
+      prog.flags |= SECCOMP_FILTER_FLAG_LOG;
+    else if (f == kFlagSpecAllow)
+      prog.flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    else if (f == kFlagWaitKillable)
+      wait_killable = true;
+    else
+      return fail(Errc::InvalidArgument, "{}.flags[{}]: unknown flag \"{}\"", kField, i, f);
+  }
+
+  // libseccomp's binary-tree optimisation pays off for long profiles (docker's default has ~360 syscalls);
+  // runc enables it above 32 rules.
+  if (config.syscalls.size() > 32) (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+
+  for (size_t i = 0; i < config.syscalls.size(); ++i) {
+    const oci::SeccompSyscall& sc = config.syscalls[i];
+    const std::string field = fmt::format("{}.syscalls[{}]", kField, i);
+    const uint32_t act =
+        BERTH_TRY(action_for(field + ".action", sc.action, sc.errno_ret, field + ".errnoRet"));
+    if (sc.names.empty()) return fail(Errc::InvalidArgument, "{}.names: empty", field);
+
+    scmp_arg_cmp conds[16];
+    uint32_t per_index[kMaxArgs] = {};
+    bool repeated_index = false;
+    if (sc.args.size() > sizeof conds / sizeof conds[0])
+      return fail(Errc::InvalidArgument, "{}.args: more than {} conditions", field, sizeof conds / sizeof conds[0]);
+    for (size_t j = 0; j < sc.args.size(); ++j) {
+      const oci::SeccompArg& a = sc.args[j];
+      if (a.index >= kMaxArgs)
+        return fail(Errc::InvalidArgument, "{}.args[{}].index: {} out of range (0-{})", field, j, a.index, kMaxArgs - 1);
+      const OpName* op = nullptr;
+      for (const auto& o : kOps)
+        if (a.op == o.name) op = &o;
+      if (!op) return fail(Errc::InvalidArgument, "{}.args[{}].op: unknown operator \"{}\"", field, j, a.op);
+      conds[j] = scmp_arg_cmp{a.index, op->op, a.value, a.value_two};
+      if (++per_index[a.index] > 1) repeated_index = true;
+    }
+
+    if (act == SCMP_ACT_NOTIFY) {
+      prog.uses_notify = true;
+      for (size_t k = 0; k < sc.names.size(); ++k)
+        if (sc.names[k] == "write")
+          return fail(Errc::InvalidArgument, "{}.names[{}]: SCMP_ACT_NOTIFY cannot be used for write", field, k);
+    }
+    if (act == def) continue;  // redundant; libseccomp would refuse it
+
+    for (size_t k = 0; k < sc.names.size(); ++k) {
+      const std::string& name = sc.names[k];
+      if (name.empty()) return fail(Errc::InvalidArgument, "{}.names[{}]: empty syscall name", field, k);
+      int nr = seccomp_syscall_resolve_name(name.c_str());
+      if (nr == __NR_SCMP_ERROR) continue;  // unknown to libseccomp: skipped, as runc does
+      auto add = [&](unsigned n, const scmp_arg_cmp* c) -> Status {
+        int rc = seccomp_rule_add_array(ctx.get(), act, nr, n, c);
+        if (rc != 0)
+          return fail(Errc::InvalidArgument, "{}.names[{}]: cannot add rule for {}: {}", field, k, name,
+                      lib_error(rc));
+        return ok();
+      };
+      if (sc.args.empty() || !repeated_index) {
+        BERTH_TRY(add(static_cast<unsigned>(sc.args.size()), conds));
+      } else {
+        for (size_t j = 0; j < sc.args.size(); ++j) BERTH_TRY(add(1, &conds[j]));
+      }
+    }
+  }
+
+  if (prog.uses_notify) {
+    if (config.listener_path.empty())
+      return fail(Errc::InvalidArgument, "{}.listenerPath: required when SCMP_ACT_NOTIFY is used", kField);
+    prog.flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    if (wait_killable) prog.flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    prog.listener_path = config.listener_path;
+    prog.listener_metadata = config.listener_metadata;
+  }
+
+  UniqueFd mem(static_cast<int>(::syscall(SYS_memfd_create, "berth-seccomp", MFD_CLOEXEC)));
+  if (!mem) return fail_errno("seccomp: memfd_create");
+  if (int rc = seccomp_export_bpf(ctx.get(), mem.get()); rc != 0)
+    return fail(Errc::Internal, "seccomp: export BPF: {}", lib_error(rc));
+  if (::lseek(mem.get(), 0, SEEK_SET) != 0) return fail_errno("seccomp: lseek");
+  std::string bytes = BERTH_TRY(read_fd(mem.get(), 16 << 20));
+  if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0)
+    return fail(Errc::Internal, "seccomp: exported program has odd size {}", bytes.size());
+  // BPF_MAXINSNS: the kernel refuses longer programs.
+  if (bytes.size() / sizeof(sock_filter) > BPF_MAXINSNS)
+    return fail(Errc::InvalidArgument, "{}: profile compiles to {} BPF instructions, above the kernel limit {}", kField,
+                bytes.size() / sizeof(sock_filter), BPF_MAXINSNS);
+  prog.insns.resize(bytes.size() / sizeof(sock_filter));
+  std::memcpy(prog.insns.data(), bytes.data(), bytes.size());
+  return prog;
+}
+
+Result<int> install(const Program& program) {
+  sock_fprog fprog{};
+  fprog.len = static_cast<unsigned short>(program.insns.size());
+  fprog.filter = const_cast<sock_filter*>(program.insns.data());
+  long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, program.flags, &fprog);
+  if (rc < 0) {
+    if (errno == EACCES)
+      return fail(Error(Errc::PermissionDenied,
+                        "install seccomp filter: needs no_new_privs or CAP_SYS_ADMIN (Permission denied)", EACCES));
+    return fail_errno("install seccomp filter (flags {:#x})", program.flags);
+  }
+  if (!program.uses_notify) return -1;
+  // The listener fd is created close-on-exec by the kernel.
+  return static_cast<int>(rc);
+}
+
+std::string container_process_state(std::string_view oci_version, pid_t pid, std::string_view metadata,
+                                    std::string_view state_json) {
+  return fmt::format(R"({{"ociVersion":"{}","fds":["seccompFd"],"pid":{},"metadata":"{}","state":{}}})",
+                     json_escape(oci_version), pid, json_escape(metadata), state_json.empty() ? "{}" : state_json);
+}
+
+Status send_listener_fd(const std::string& listener_path, std::string_view process_state_json, int listener_fd) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (listener_path.empty() || listener_path.size() >= sizeof addr.sun_path)
+    return fail(Errc::InvalidArgument, "seccomp listenerPath `{}`: empty or too long for a unix socket",
+                listener_path);
+  std::memcpy(addr.sun_path, listener_path.data(), listener_path.size());
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return fail_errno("socket");
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int e = errno;
+    if (e == ENOENT || e == ECONNREFUSED)
+      return fail(Error(Errc::Unavailable,
+                        fmt::format("connect to seccomp agent at `{}`: {}", listener_path, std::strerror(e)), e));
+    return fail_errno_n(e, "connect to seccomp agent at `{}`", listener_path);
+  }
+  iovec iov{const_cast<char*>(process_state_json.data()), process_state_json.size()};
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &listener_fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = ::sendmsg(s.get(), &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return fail_errno("send seccomp listener fd to `{}`", listener_path);
+  // The fd went with the first byte; send whatever did not fit.
+  if (static_cast<size_t>(n) < process_state_json.size())
+    BERTH_TRY(write_all(s.get(), process_state_json.substr(static_cast<size_t>(n))));
+  return ok();
+}
+
+std::vector<std::string> known_actions() {
+  std::vector<std::string> v;
+  for (const auto& a : kActions) v.emplace_back(a.name);
+  return v;
+}
+std::vector<std::string> known_operators() {
+  std::vector<std::string> v;
+  for (const auto& o : kOps) v.emplace_back(o.name);
+  return v;
+}
+std::vector<std::string> known_architectures() {
+  std::vector<std::string> v;
+  for (const auto& a : kArchs) v.emplace_back(a.name);
+  return v;
+}
+std::vector<std::string> known_flags() { return {kFlagTsync, kFlagLog, kFlagSpecAllow, kFlagWaitKillable}; }
+
+}  // namespace berth::runtime::seccomp

@@ -1,0 +1,74 @@
+#pragma once
+// Seccomp for containers: the profile from config.json (linux.seccomp) is compiled to a classic-BPF program
+// in the runtime *parent* with libseccomp, and installed in the container child right before exec with the
+// raw seccomp(2) syscall — the child makes no libseccomp calls and does not allocate on the success path.
+//
+//   parent:  Program prog = BERTH_TRY(compile(spec.linux->seccomp.value()));
+//   child:   ... setup, caps ... ; int listener = BERTH_TRY(install(prog)); ... execve
+//
+// Semantics follow runc (and the OCI runtime-spec, config-linux.md#seccomp):
+//  - Actions SCMP_ACT_{KILL,KILL_THREAD,KILL_PROCESS,TRAP,ERRNO,TRACE,ALLOW,LOG,NOTIFY}; SCMP_ACT_KILL means
+//    kill the thread. ERRNO and TRACE take errnoRet (default EPERM); errnoRet on any other action fails.
+//  - Syscall names libseccomp does not know are skipped (a profile may list syscalls newer than this
+//    libseccomp/kernel); rules whose action equals the default action are skipped as redundant.
+//  - Argument conditions of one rule are ANDed. If two conditions name the same argument index, every
+//    condition becomes its own rule (ORed), as runc does.
+//  - Flags: SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+//    (only meaningful with a listener, ignored without one) and SECCOMP_FILTER_FLAG_TSYNC (accepted and
+//    ignored, as runc does: the child is single-threaded).
+//  - SCMP_ACT_NOTIFY requires listenerPath; it cannot be the default action nor be used for `write`
+//    (runc's rules). install() then returns the listener fd, which the runtime passes to the agent at
+//    listenerPath with send_listener_fd().
+// Errors from compile(): InvalidArgument naming the field, e.g.
+//   `linux.seccomp.syscalls[2].args[0].op: unknown operator "SCMP_CMP_FOO"`.
+// Installing requires no_new_privs or CAP_SYS_ADMIN in the caller's user namespace (kernel rule); a runtime
+// that does not set noNewPrivileges must install while it still holds CAP_SYS_ADMIN.
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "oci/runtime_spec.h"
+
+namespace berth::runtime::seccomp {
+
+struct Program {
+  std::vector<sock_filter> insns;  // the BPF program, as the kernel takes it
+  unsigned int flags = 0;          // SECCOMP_FILTER_FLAG_* for seccomp(SECCOMP_SET_MODE_FILTER)
+  bool uses_notify = false;        // flags include SECCOMP_FILTER_FLAG_NEW_LISTENER
+  std::string listener_path;       // from the config, when uses_notify
+  std::string listener_metadata;
+};
+
+// Compiles the profile for the architectures listed (plus the native one). Thread-safe (each call has its
+// own libseccomp context).
+Result<Program> compile(const oci::Seccomp& config);
+
+// Installs the program on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog).
+// Returns the listener fd (close-on-exec) when the program uses SCMP_ACT_NOTIFY, otherwise -1.
+// Errors: from the kernel, e.g. EACCES (PermissionDenied) without no_new_privs/CAP_SYS_ADMIN, EINVAL for a
+// flag this kernel does not support. No allocation, no libseccomp, on the success path.
+Result<int> install(const Program& program);
+
+// The OCI "container process state" sent with the listener fd
+// (config-linux.md#seccomp, "listenerPath"): {"ociVersion","fds":["seccompFd"],"pid","metadata","state"}.
+// state_json is the container state JSON (as `state` prints it), embedded verbatim.
+std::string container_process_state(std::string_view oci_version, pid_t pid, std::string_view metadata,
+                                    std::string_view state_json);
+
+// Connects to the unix socket at listener_path and sends process_state_json with the listener fd attached
+// (SCM_RIGHTS), in one message. Errors: Unavailable if nothing listens there.
+Status send_listener_fd(const std::string& listener_path, std::string_view process_state_json, int listener_fd);
+
+// For `features`: the names this implementation accepts.
+std::vector<std::string> known_actions();
+std::vector<std::string> known_operators();
+std::vector<std::string> known_architectures();
+std::vector<std::string> known_flags();
+
+}  // namespace berth::runtime::seccomp
