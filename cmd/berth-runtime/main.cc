@@ -18,6 +18,7 @@
 #include "flags.h"
 #include "oci/runtime_spec.h"
 #include "runtime/container.h"
+#include "runtime/features.h"
 #include "runtime/signals.h"
 
 #ifndef BERTH_VERSION

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "oci/runtime_spec.h"
+#include "oci/state.h"
 
 namespace berth::runtime {
 
@@ -76,17 +78,17 @@ Result<ContainerState> state_from_json(std::string_view text) {
 }
 
 std::string oci_state_json(const ContainerState& s, ContainerStatus status, int indent) {
-  json j = json::object();
-  j["ociVersion"] = "1.1.0";
-  j["id"] = s.id;
-  j["pid"] = status == ContainerStatus::Stopped ? 0 : s.pid;
-  j["status"] = status_name(status);
-  j["bundle"] = s.bundle;
-  j["rootfs"] = s.rootfs;
-  j["created"] = s.created;
-  j["owner"] = "";
-  j["annotations"] = s.annotations;
-  return j.dump(indent);
+  oci::State st;
+  st.oci_version = std::string(oci::kOciVersion);
+  st.id = s.id;
+  st.status = static_cast<oci::ContainerStatus>(status);
+  st.pid = status == ContainerStatus::Stopped ? 0 : s.pid;
+  st.bundle = s.bundle;
+  st.annotations = s.annotations;
+  st.rootfs = s.rootfs;
+  st.created = s.created;
+  st.owner = "";
+  return oci::to_json(st, indent);
 }
 
 Result<std::pair<char, uint64_t>> parse_proc_stat(std::string_view stat) {

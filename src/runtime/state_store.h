@@ -25,7 +25,8 @@
 
 namespace berth::runtime {
 
-enum class ContainerStatus { Creating, Created, Running, Paused, Stopped };
+// Same order as oci::ContainerStatus.
+enum class ContainerStatus { Creating, Created, Running, Stopped, Paused };
 std::string_view status_name(ContainerStatus s);  // "created", ...
 
 struct ContainerState {
