@@ -31,7 +31,7 @@ namespace {
   ({                                                                       \
     auto&& child_r_ = (expr);                                              \
     if (!child_r_) sync_fail((ctx).sock, std::move(child_r_).error());     \
-    std::move(child_r_).value();                                           \
+    ::berth::detail::try_value(std::move(child_r_));                      \
   })
 
 [[noreturn]] void child_errno(const InitContext& ctx, int err, const std::string& what) {
