@@ -231,7 +231,11 @@ Result<sys::CapMasks> compile_process_caps(const oci::Process& p) {
   conv(c.permitted, sets.permitted);
   conv(c.ambient, sets.ambient);
   (void)sys::cap_last_cap();  // warm the cache before clone
-  return sys::compile_caps(sets);
+  sys::CapMasks m = BERTH_TRY(sys::compile_caps(sets));
+  // The kernel raises an ambient capability only if it is permitted and inheritable. runc's default spec
+  // lists ambient caps without inheritable ones and runc runs it, leaving them out: so do we.
+  m.ambient &= m.inheritable & m.permitted;
+  return m;
 }
 
 Result<std::vector<InitContext::Rlimit>> compile_rlimits(const oci::Process& p) {
