@@ -1,0 +1,375 @@
+// The only server translation unit that includes Beast/Asio.
+#include "net/http/server.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "base/log.h"
+
+namespace berth::net::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+Result<std::string> ServerRequest::read_all(size_t max) {
+  std::string out;
+  if (content_length_ && *content_length_ > max)
+    return fail(Errc::InvalidArgument, "request body of {} bytes exceeds {}", *content_length_, max);
+  char buf[65536];
+  for (;;) {
+    size_t n = BERTH_TRY(read_body(buf, sizeof buf));
+    if (n == 0) break;
+    if (out.size() + n > max) return fail(Errc::InvalidArgument, "request body exceeds {} bytes", max);
+    out.append(buf, n);
+  }
+  return out;
+}
+
+namespace {
+
+constexpr size_t kHeaderLimit = 64 * 1024;
+
+template <class Stream>
+Status write_raw(Stream& s, std::string_view data) {
+  beast::error_code ec;
+  asio::write(s, asio::buffer(data.data(), data.size()), ec);
+  if (ec) return fail(Errc::Unavailable, "write: {}", ec.message());
+  return ok();
+}
+
+
+template <class Stream>
+class Request final : public ServerRequest {
+ public:
+  Request(Stream& s, beast::flat_buffer& buf, bhttp::request_parser<bhttp::buffer_body>& p, std::string remote)
+      : stream_(s), buf_(buf), parser_(p) {
+    auto& m = p.get();
+    method_ = std::string(m.method_string());
+    target_ = std::string(m.target());
+    remote_ = std::move(remote);
+    for (const auto& f : m) headers_.add(std::string(f.name_string()), std::string(f.value()));
+    if (auto cl = p.content_length()) content_length_ = *cl;
+    if (auto e = headers_.get("Expect"); e && iequals(*e, "100-continue")) need_continue_ = true;
+  }
+
+  Result<size_t> read_body(char* out, size_t n) override {
+    if (failed_) return fail(Errc::Unavailable, "connection failed");
+    if (n == 0) return size_t{0};
+    while (!parser_.is_done()) {
+      if (need_continue_) {
+        need_continue_ = false;
+        BERTH_TRY_STATUS(write_raw(stream_, "HTTP/1.1 100 Continue\r\n\r\n"));
+      }
+      parser_.get().body().data = out;
+      parser_.get().body().size = n;
+      parser_.get().body().more = true;
+      beast::error_code ec;
+      bhttp::read_some(stream_, buf_, parser_, ec);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        failed_ = true;
+        return fail(Errc::Unavailable, "read request body: {}", ec.message());
+      }
+      size_t got = n - parser_.get().body().size;
+      if (got > 0) return got;
+    }
+    return size_t{0};
+  }
+
+  // Discards any unread body; false if the connection is unusable.
+  bool drain() {
+    if (failed_) return false;
+    if (parser_.is_done()) return true;
+    if (need_continue_) return false;  // the client never got 100; closing is the clean answer
+    char tmp[65536];
+    for (;;) {
+      auto r = read_body(tmp, sizeof tmp);
+      if (!r) return false;
+      if (*r == 0) return true;
+    }
+  }
+
+ private:
+  Stream& stream_;
+  beast::flat_buffer& buf_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  bool need_continue_ = false;
+  bool failed_ = false;
+};
+
+template <class Stream>
+class Response final : public ServerResponse {
+ public:
+  Response(Stream& s, bool head, bool keep_alive) : stream_(s), head_(head), keep_alive_(keep_alive) {}
+
+  Status send(int status, const Headers& headers, std::string_view body,
+              std::optional<uint64_t> head_length = std::nullopt) override {
+    std::string h = header_block(status, headers, head_ && head_length ? *head_length : body.size());
+    sent_ = true;
+    if (!head_ && body.size() < 64 * 1024) {
+      h.append(body);
+      return record(write_raw(stream_, h));
+    }
+    BERTH_TRY_STATUS(record(write_raw(stream_, h)));
+    if (head_) return ok();
+    return record(write_raw(stream_, body));
+  }
+
+  Status send_file(int status, const Headers& headers, int fd, uint64_t offset, uint64_t len) override {
+    sent_ = true;
+    BERTH_TRY_STATUS(record(write_raw(stream_, header_block(status, headers, len))));
+    if (head_) return ok();
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      off_t off = static_cast<off_t>(offset);
+      uint64_t left = len;
+      while (left > 0) {
+        ssize_t w = ::sendfile(stream_.native_handle(), fd, &off, std::min<uint64_t>(left, 1 << 30));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          failed_ = true;
+          return fail_errno("sendfile");
+        }
+        left -= static_cast<uint64_t>(w);
+      }
+      return ok();
+    } else {
+      std::vector<char> buf(256 * 1024);
+      uint64_t left = len;
+      off_t off = static_cast<off_t>(offset);
+      while (left > 0) {
+        ssize_t r = ::pread(fd, buf.data(), std::min<uint64_t>(left, buf.size()), off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          failed_ = true;
+          return fail(Errc::Internal, "read file body: short read");
+        }
+        BERTH_TRY_STATUS(record(write_raw(stream_, std::string_view(buf.data(), static_cast<size_t>(r)))));
+        left -= static_cast<uint64_t>(r);
+        off += r;
+      }
+      return ok();
+    }
+  }
+
+  bool sent() const override { return sent_; }
+  bool failed() const { return failed_; }
+  bool close_after() const { return close_; }
+
+ private:
+  std::string header_block(int status, const Headers& headers, uint64_t length) {
+    std::string h = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
+    for (const auto& [k, v] : headers.items()) {
+      if (iequals(k, "Content-Length")) continue;
+      if (iequals(k, "Connection") && iequals(v, "close")) close_ = true;
+      h += fmt::format("{}: {}\r\n", k, v);
+    }
+    h += fmt::format("Content-Length: {}\r\n", length);
+    if (!keep_alive_) h += "Connection: close\r\n";
+    h += "\r\n";
+    return h;
+  }
+  Status record(Status s) {
+    if (!s) failed_ = true;
+    return s;
+  }
+
+  Stream& stream_;
+  bool head_;
+  bool keep_alive_;
+  bool sent_ = false;
+  bool failed_ = false;
+  bool close_ = false;
+};
+
+template <class Stream>
+void serve_connection(Stream& stream, const Handler& handler, const std::string& remote) {
+  beast::flat_buffer buf;
+  for (;;) {
+    bhttp::request_parser<bhttp::buffer_body> parser;
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // boost 1.74 mis-compares boost::none
+    parser.header_limit(kHeaderLimit);
+    beast::error_code ec;
+    bhttp::read_header(stream, buf, parser, ec);
+    if (ec) {
+      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof && ec != asio::error::connection_reset &&
+          ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor && ec != asio::error::shut_down)
+        log::debug("http server: {}: read request: {}", remote, ec.message());
+      if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() && ec != bhttp::error::end_of_stream)
+        (void)write_raw(stream, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    bool keep_alive = parser.get().keep_alive();
+    bool head = parser.get().method() == bhttp::verb::head;
+    Request<Stream> req(stream, buf, parser, remote);
+    Response<Stream> resp(stream, head, keep_alive);
+    handler(req, resp);
+    if (!resp.sent()) (void)resp.send(500, Headers{}, "");
+    if (resp.failed() || resp.close_after() || !keep_alive) return;
+    if (!req.drain()) return;
+  }
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(Handler h) : handler_(std::move(h)), acceptor_(io_) {}
+  ~ServerImpl() override { stop(); }
+
+  Status init(const ServerOptions& o) {
+    std::string host = o.addr;
+    std::string port = "0";
+    if (auto c = o.addr.rfind(':'); c != std::string::npos) {
+      host = o.addr.substr(0, c);
+      port = o.addr.substr(c + 1);
+    }
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (host.empty()) host = "0.0.0.0";
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(host, ec);
+    if (ec) return fail(Errc::InvalidArgument, "listen address `{}`: {}", o.addr, ec.message());
+    int portn = 0;
+    try {
+      portn = std::stoi(port);
+    } catch (...) {
+      return fail(Errc::InvalidArgument, "listen address `{}`: bad port", o.addr);
+    }
+    if (portn < 0 || portn > 65535) return fail(Errc::InvalidArgument, "listen address `{}`: bad port", o.addr);
+    tcp::endpoint ep(addr, static_cast<uint16_t>(portn));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return fail(Errc::Unavailable, "listen on `{}`: {}", o.addr, ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      tls_->use_certificate_chain_file(o.tls_cert, ec);
+      if (ec) return fail(Errc::InvalidArgument, "TLS certificate `{}`: {}", o.tls_cert, ec.message());
+      tls_->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
+      if (ec) return fail(Errc::InvalidArgument, "TLS key `{}`: {}", o.tls_key, ec.message());
+    }
+    accept_thread_ = std::thread([this] { accept_loop(); });
+    return ok();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void stop() override {
+    {
+      std::lock_guard lk(mu_);
+      if (stopped_) return;
+      stopped_ = true;
+      ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+      for (int fd : live_fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    cv_.notify_all();
+    if (accept_thread_.joinable()) accept_thread_.join();
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return active_ == 0; });
+    }
+    beast::error_code ec;
+    acceptor_.close(ec);
+  }
+
+  void wait() override {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return stopped_; });
+  }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      tcp::socket sock(io_);
+      beast::error_code ec;
+      acceptor_.accept(sock, ec);
+      std::lock_guard lk(mu_);
+      if (stopped_) return;
+      if (ec) {
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
+          log::warn("http server: accept: {}", ec.message());
+          std::this_thread::yield();
+        }
+        continue;
+      }
+      sock.set_option(tcp::no_delay(true), ec);
+      int fd = sock.native_handle();
+      live_fds_.insert(fd);
+      ++active_;
+      std::thread([this, s = std::move(sock)]() mutable { run_connection(std::move(s)); }).detach();
+    }
+  }
+
+  void run_connection(tcp::socket sock) {
+    int fd = sock.native_handle();
+    {
+      beast::error_code ec;
+      auto ep = sock.remote_endpoint(ec);
+      std::string remote = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+      if (tls_) {
+        asio::ssl::stream<tcp::socket> ss(std::move(sock), *tls_);
+        ss.handshake(asio::ssl::stream_base::server, ec);
+        if (!ec) {
+          serve_connection(ss, handler_, remote);
+          ss.shutdown(ec);
+        } else {
+          log::debug("http server: {}: TLS handshake: {}", remote, ec.message());
+        }
+        close_socket(fd, ss.next_layer());
+      } else {
+        serve_connection(sock, handler_, remote);
+        close_socket(fd, sock);
+      }
+    }
+    // Notify under the lock: once it is released, stop() may destroy *this.
+    std::lock_guard lk(mu_);
+    --active_;
+    cv_.notify_all();
+  }
+
+  void close_socket(int fd, tcp::socket& sock) {
+    std::lock_guard lk(mu_);
+    live_fds_.erase(fd);
+    beast::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+  }
+
+  Handler handler_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  uint16_t port_ = 0;
+  std::thread accept_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+  std::set<int> live_fds_;
+  size_t active_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(const ServerOptions& opts, Handler handler) {
+  auto s = std::make_unique<ServerImpl>(std::move(handler));
+  BERTH_TRY_STATUS(s->init(opts));
+  return std::unique_ptr<Server>(std::move(s));
+}
+
+}  // namespace berth::net::http

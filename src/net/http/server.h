@@ -1,0 +1,71 @@
+#pragma once
+// A small blocking HTTP/1.1 server: one acceptor thread, one thread per connection, keep-alive, optional TLS.
+// Request bodies stream to the handler (chunked or Content-Length, 100-continue answered on first read);
+// responses are written with a Content-Length, and file bodies go out with sendfile(2) on plain TCP.
+//
+// Lifecycle: Server::start binds and begins accepting; stop() (or the destructor) shuts every socket down
+// and joins all threads. The handler runs concurrently on connection threads and must be thread-safe.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "net/http/http.h"
+
+namespace berth::net::http {
+
+class ServerRequest {
+ public:
+  virtual ~ServerRequest() = default;
+  const std::string& method() const { return method_; }
+  const std::string& target() const { return target_; }
+  const Headers& headers() const { return headers_; }
+  // Content-Length if the client sent one (nullopt for chunked bodies).
+  std::optional<uint64_t> content_length() const { return content_length_; }
+  const std::string& remote() const { return remote_; }
+
+  // Reads up to n body bytes; 0 means the body is complete. Errors are connection failures.
+  virtual Result<size_t> read_body(char* buf, size_t n) = 0;
+  // Reads the whole body; InvalidArgument when it exceeds max bytes.
+  Result<std::string> read_all(size_t max);
+
+ protected:
+  std::string method_, target_, remote_;
+  Headers headers_;
+  std::optional<uint64_t> content_length_;
+};
+
+class ServerResponse {
+ public:
+  virtual ~ServerResponse() = default;
+  // Sends status, headers and body with Content-Length = body.size(). For HEAD requests the body is not
+  // written but Content-Length still describes it unless `head_length` overrides it.
+  virtual Status send(int status, const Headers& headers, std::string_view body,
+                      std::optional<uint64_t> head_length = std::nullopt) = 0;
+  // Sends `len` bytes of fd starting at offset (not written for HEAD).
+  virtual Status send_file(int status, const Headers& headers, int fd, uint64_t offset, uint64_t len) = 0;
+  virtual bool sent() const = 0;
+};
+
+using Handler = std::function<void(ServerRequest&, ServerResponse&)>;
+
+struct ServerOptions {
+  std::string addr = "127.0.0.1:0";  // host:port; port 0 picks an ephemeral port
+  std::string tls_cert;              // PEM files; both empty = plain HTTP
+  std::string tls_key;
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  static Result<std::unique_ptr<Server>> start(const ServerOptions& opts, Handler handler);
+  virtual uint16_t port() const = 0;
+  // Stops accepting, closes every connection, joins threads. Idempotent.
+  virtual void stop() = 0;
+  // Blocks until stop() is called from another thread.
+  virtual void wait() = 0;
+};
+
+}  // namespace berth::net::http
