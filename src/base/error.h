@@ -123,12 +123,3 @@ decltype(auto) try_value(R&& r) {
   do {                                                                     \
     if (!(cond)) ::berth::check_failed(#cond, __FILE__, __LINE__, (msg));  \
   } while (0)
-
-// BERTH_TRY for Status (Result<void>), which has no value() to yield: returns the Error, else does nothing.
-#ifndef BERTH_TRY_STATUS
-#define BERTH_TRY_STATUS(expr)                                            \
-  do {                                                                    \
-    auto&& berth_try_s_ = (expr);                                         \
-    if (!berth_try_s_) return ::tl::unexpected(std::move(berth_try_s_).error()); \
-  } while (0)
-#endif

@@ -90,11 +90,11 @@ Result<Outcome> exchange(Stream& s, Conn& c, const ClientRequest& req, const Url
         if (n == 0) break;
         sent += n;
         if (sent > len) return fail(Errc::Internal, "request body longer than its Content-Length {}", len);
-        BERTH_TRY_STATUS(write_all(s, std::string_view(buf.data(), n)));
+        BERTH_TRY(write_all(s, std::string_view(buf.data(), n)));
       }
       if (sent != len) return fail(Errc::Internal, "request body of {} bytes, Content-Length {}", sent, len);
     } else {
-      BERTH_TRY_STATUS(write_all(s, req.body));
+      BERTH_TRY(write_all(s, req.body));
     }
   }
 
@@ -125,7 +125,7 @@ Result<Outcome> exchange(Stream& s, Conn& c, const ClientRequest& req, const Url
     if (got == 0) continue;
     std::string_view chunk(buf.data(), got);
     if (stream) {
-      BERTH_TRY_STATUS(sink(chunk));
+      BERTH_TRY(sink(chunk));
     } else {
       if (out.resp.body.size() + got > max_body)
         return fail(Errc::InvalidArgument, "response body from {} exceeds {} bytes", url.str(), max_body);

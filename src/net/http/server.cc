@@ -73,7 +73,7 @@ class Request final : public ServerRequest {
     while (!parser_.is_done()) {
       if (need_continue_) {
         need_continue_ = false;
-        BERTH_TRY_STATUS(write_raw(stream_, "HTTP/1.1 100 Continue\r\n\r\n"));
+        BERTH_TRY(write_raw(stream_, "HTTP/1.1 100 Continue\r\n\r\n"));
       }
       parser_.get().body().data = out;
       parser_.get().body().size = n;
@@ -125,14 +125,14 @@ class Response final : public ServerResponse {
       h.append(body);
       return record(write_raw(stream_, h));
     }
-    BERTH_TRY_STATUS(record(write_raw(stream_, h)));
+    BERTH_TRY(record(write_raw(stream_, h)));
     if (head_) return ok();
     return record(write_raw(stream_, body));
   }
 
   Status send_file(int status, const Headers& headers, int fd, uint64_t offset, uint64_t len) override {
     sent_ = true;
-    BERTH_TRY_STATUS(record(write_raw(stream_, header_block(status, headers, len))));
+    BERTH_TRY(record(write_raw(stream_, header_block(status, headers, len))));
     if (head_) return ok();
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
       off_t off = static_cast<off_t>(offset);
@@ -158,7 +158,7 @@ class Response final : public ServerResponse {
           failed_ = true;
           return fail(Errc::Internal, "read file body: short read");
         }
-        BERTH_TRY_STATUS(record(write_raw(stream_, std::string_view(buf.data(), static_cast<size_t>(r)))));
+        BERTH_TRY(record(write_raw(stream_, std::string_view(buf.data(), static_cast<size_t>(r)))));
         left -= static_cast<uint64_t>(r);
         off += r;
       }
@@ -368,7 +368,7 @@ class ServerImpl final : public Server {
 
 Result<std::unique_ptr<Server>> Server::start(const ServerOptions& opts, Handler handler) {
   auto s = std::make_unique<ServerImpl>(std::move(handler));
-  BERTH_TRY_STATUS(s->init(opts));
+  BERTH_TRY(s->init(opts));
   return std::unique_ptr<Server>(std::move(s));
 }
 
