@@ -114,6 +114,8 @@ Result<Outcome> exchange(Stream& s, Conn& c, const ClientRequest& req, const Url
   out.resp.status = static_cast<int>(m.result_int());
   for (const auto& f : m) out.resp.headers.add(std::string(f.name_string()), std::string(f.value()));
   bool stream = sink && out.resp.status / 100 == 2;
+  bool redirect = out.resp.status / 100 == 3 && out.resp.headers.has("Location");
+  if (req.on_headers && !redirect) BERTH_TRY(req.on_headers(out.resp.status, out.resp.headers));
   std::vector<char> buf(256 * 1024);
   while (!p.is_done()) {
     m.body().data = buf.data();

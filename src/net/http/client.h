@@ -25,7 +25,10 @@ struct ClientRequest {
   // Content-Length and must match what the reader produces.
   std::function<Result<size_t>(char* buf, size_t n)> body_reader;
   uint64_t body_length = 0;
-  int max_redirects = 5;  // followed for GET/HEAD only; Authorization dropped when the origin changes
+  int max_redirects = 5;
+  // Called once the status line and headers of the final response are in, before any body byte reaches the
+  // sink; an error aborts the transfer.
+  std::function<Status(int status, const Headers& headers)> on_headers;  // followed for GET/HEAD only; Authorization dropped when the origin changes
 };
 
 struct ClientResponse {

@@ -1,0 +1,10 @@
+#pragma once
+// The `berth` multi-call binary's top-level commands. Each lives in its own file (registry.cc, ...) and is
+// listed in main.cc's table; add a line there to add a command.
+
+namespace berth::cli {
+
+// `berth registry serve|gc ...`; argv[0] is "registry".
+int registry_main(int argc, char** argv);
+
+}  // namespace berth::cli

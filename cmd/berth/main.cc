@@ -1,0 +1,35 @@
+// berth: multi-call CLI. Dispatches on the first argument to a command's own main.
+#include <cstdio>
+#include <cstring>
+
+#include "commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"registry", berth::cli::registry_main, "run or maintain an OCI distribution registry (serve, gc)"},
+};
+
+int usage(FILE* out) {
+  std::fprintf(out, "Usage: berth COMMAND [ARGS...]\n\nCommands:\n");
+  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
+  return out == stderr ? 2 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage(stderr);
+  if (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help"))
+    return usage(stdout);
+  for (const auto& c : kCommands)
+    if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "berth: unknown command `%s`\n", argv[1]);
+  return usage(stderr);
+}
