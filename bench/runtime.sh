@@ -12,6 +12,7 @@
 #             this host's hybrid cgroup layout otherwise): crun, runc and berth-runtime side by side
 # Needs root, hyperfine, runc, crun, /usr/bin/time, python3.
 set -euo pipefail
+export PATH=/usr/sbin:/sbin:$PATH
 cd "$(dirname "$0")/.."
 SRC=$(pwd)
 RUNS=${RUNS:-200}

@@ -4,6 +4,7 @@
 # process.args=["/probe","json"], then each JQ-FILTER applied in order, e.g.
 #   mkbundle.sh /tmp/b '.process.args=["/bin/echo","hi"]' '.hostname="x"'
 set -euo pipefail
+export PATH=/usr/sbin:/sbin:$PATH
 dir=${1:?usage: mkbundle.sh DIR [JQ-FILTER...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)

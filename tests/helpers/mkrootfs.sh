@@ -7,6 +7,7 @@
 # DIR must not exist or be empty. Takes about 30 ms. With BERTH_ROOTFS_TEMPLATE=DIR (a rootfs made by this
 # script) it copies that instead (cp -a keeps the hard links).
 set -euo pipefail
+export PATH=/usr/sbin:/sbin:$PATH
 dir=${1:?usage: mkrootfs.sh DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)

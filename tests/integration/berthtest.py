@@ -19,6 +19,9 @@ import tempfile
 import time
 
 SKIP = 77
+# runc, ip, dockerd and umount live in sbin; CI's PATH may not have it.
+os.environ["PATH"] = ":".join(dict.fromkeys(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin",
+                                             "/bin", *os.environ.get("PATH", "").split(":")]))
 SOURCE_DIR = os.environ.get("BERTH_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_DIR = os.environ.get("BERTH_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
