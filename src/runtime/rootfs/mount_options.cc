@@ -15,7 +15,7 @@ struct FlagOption {
 
 // mount(8) names. "acl" is deliberately absent: MS_POSIXACL is not a per-mount flag (runc#3738), so it goes
 // to the filesystem as data.
-constexpr std::array<FlagOption, 31> kFlagOptions{{
+constexpr std::array<FlagOption, 33> kFlagOptions{{
     {"async", true, MS_SYNCHRONOUS},     {"atime", true, MS_NOATIME},
     {"bind", false, MS_BIND},            {"defaults", false, 0},
     {"dev", true, MS_NODEV},             {"diratime", true, MS_NODIRATIME},
@@ -31,7 +31,8 @@ constexpr std::array<FlagOption, 31> kFlagOptions{{
     {"relatime", false, MS_RELATIME},    {"remount", false, MS_REMOUNT},
     {"ro", false, MS_RDONLY},            {"rw", true, MS_RDONLY},
     {"silent", false, MS_SILENT},        {"strictatime", false, MS_STRICTATIME},
-    {"suid", true, MS_NOSUID},
+    {"suid", true, MS_NOSUID},           {"symfollow", true, MS_NOSYMFOLLOW},
+    {"sync", false, MS_SYNCHRONOUS},
 }};
 
 struct PropagationOption {
