@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -108,6 +109,92 @@ Result<uint32_t> action_for(std::string_view field, const std::string& name, con
 }
 
 std::string lib_error(int rc) { return std::strerror(-rc); }
+
+// ---- The -ENOSYS stub (runc's behaviour, our own code) ----
+// With a deny-by-default profile, a syscall newer than anything the profile mentions would get the default
+// errno (usually EPERM), and glibc/musl treat EPERM as a real failure instead of falling back to an older
+// syscall (clone3 -> clone, faccessat2 -> faccessat, ...). So, per architecture, syscall numbers above the
+// largest one named in the profile return ENOSYS before the libseccomp filter runs.
+constexpr uint32_t kX32Bit = 0x40000000;  // __X32_SYSCALL_BIT
+
+struct ArchMax {
+  uint32_t audit_arch;  // what seccomp_data.arch holds
+  bool has_x64 = false, has_x32 = false;
+  uint32_t max_x64 = 0, max_x32 = 0;  // for x86_64; other arches use max_x64
+};
+
+sock_filter stmt(uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; }
+sock_filter jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) { return sock_filter{code, jt, jf, k}; }
+
+std::vector<sock_filter> enosys_stub(const oci::Seccomp& config) {
+  std::vector<ArchMax> arches;
+  for (const auto& name : config.architectures) {
+    const ArchName* a = nullptr;
+    for (const auto& x : kArchs)
+      if (name == x.name) a = &x;
+    if (!a) continue;
+    const bool x32 = a->token == SCMP_ARCH_X32;
+    const uint32_t audit = x32 ? SCMP_ARCH_X86_64 : a->token;
+    int max = 0;
+    for (const auto& sc : config.syscalls)
+      for (const auto& n : sc.names) {
+        int nr = seccomp_syscall_resolve_name_arch(a->token, n.c_str());
+        if (nr > max) max = nr;  // pseudo-syscalls (negative) and unknown names do not count
+      }
+    if (max <= 0) continue;
+    ArchMax* m = nullptr;
+    for (auto& e : arches)
+      if (e.audit_arch == audit) m = &e;
+    if (!m) m = &arches.emplace_back(ArchMax{audit});
+    if (x32) {
+      m->has_x32 = true;
+      m->max_x32 = static_cast<uint32_t>(max);
+    } else {
+      m->has_x64 = true;
+      m->max_x64 = static_cast<uint32_t>(max);
+    }
+  }
+  if (arches.empty()) return {};
+
+  const uint32_t ret_enosys = SCMP_ACT_ERRNO(ENOSYS);
+  std::vector<sock_filter> out;
+  std::vector<size_t> to_filter;  // indexes of `ja` instructions that must land on the filter's first insn
+  auto ja_filter = [&] {
+    to_filter.push_back(out.size());
+    out.push_back(stmt(BPF_JMP | BPF_JA, 0));
+  };
+  // "nr > max ? ENOSYS : filter" in 3 instructions.
+  auto check = [&](uint32_t max) {
+    out.push_back(jump(BPF_JMP | BPF_JGT | BPF_K, max, 0, 1));
+    out.push_back(stmt(BPF_RET | BPF_K, ret_enosys));
+    ja_filter();
+  };
+
+  out.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
+  for (const auto& m : arches) {
+    const bool x86_64 = m.audit_arch == SCMP_ARCH_X86_64;
+    // Section length: ld nr + (x86_64: jset + two parts) or one check.
+    const size_t part64 = m.has_x64 ? 3 : 1, part32 = m.has_x32 ? 3 : 1;
+    const size_t section = 1 + (x86_64 ? 1 + part64 + part32 : 3);
+    out.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, m.audit_arch, 0, static_cast<uint8_t>(section)));
+    out.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
+    if (!x86_64) {
+      check(m.max_x64);
+      continue;
+    }
+    out.push_back(jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, static_cast<uint8_t>(part64), 0));
+    if (m.has_x64) check(m.max_x64); else ja_filter();
+    if (m.has_x32) check(m.max_x32); else ja_filter();
+  }
+  ja_filter();  // any other architecture: straight to the filter (its bad-arch action applies)
+  for (size_t i : to_filter) out[i].k = static_cast<uint32_t>(out.size() - (i + 1));
+  return out;
+}
+
+bool is_permissive(const std::string& action) {
+  // A tracer or a logging/allowing default should see new syscalls as they are.
+  return action == "SCMP_ACT_ALLOW" || action == "SCMP_ACT_LOG" || action == "SCMP_ACT_TRACE";
+}
 
 }  // namespace
 
@@ -224,12 +311,16 @@ Result<Program> compile(const oci::Seccomp& config) {
   std::string bytes = BERTH_TRY(read_fd(mem.get(), 16 << 20));
   if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0)
     return fail(Errc::Internal, "seccomp: exported program has odd size {}", bytes.size());
-  // BPF_MAXINSNS: the kernel refuses longer programs.
-  if (bytes.size() / sizeof(sock_filter) > BPF_MAXINSNS)
+  std::vector<sock_filter> stub;
+  if (!is_permissive(config.default_action) && config.default_errno_ret.value_or(EPERM) != ENOSYS)
+    stub = enosys_stub(config);
+  const size_t n = bytes.size() / sizeof(sock_filter);
+  if (stub.size() + n > BPF_MAXINSNS)
     return fail(Errc::InvalidArgument, "{}: profile compiles to {} BPF instructions, above the kernel limit {}", kField,
-                bytes.size() / sizeof(sock_filter), BPF_MAXINSNS);
-  prog.insns.resize(bytes.size() / sizeof(sock_filter));
-  std::memcpy(prog.insns.data(), bytes.data(), bytes.size());
+                stub.size() + n, BPF_MAXINSNS);
+  prog.insns = std::move(stub);
+  prog.insns.resize(prog.insns.size() + n);
+  std::memcpy(prog.insns.data() + (prog.insns.size() - n), bytes.data(), bytes.size());
   return prog;
 }
 

@@ -16,6 +16,10 @@
 //  - Flags: SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 //    (only meaningful with a listener, ignored without one) and SECCOMP_FILTER_FLAG_TSYNC (accepted and
 //    ignored, as runc does: the child is single-threaded).
+//  - Unless the default action is ALLOW/LOG/TRACE (or its errno is already ENOSYS), a stub in front of the
+//    filter makes syscall numbers above the largest one the profile names (per listed architecture; x86_64
+//    and x32 separately) fail with ENOSYS instead of the default errno, so libc falls back to older
+//    syscalls (clone3 -> clone) instead of failing with EPERM.
 //  - SCMP_ACT_NOTIFY requires listenerPath; it cannot be the default action nor be used for `write`
 //    (runc's rules). install() then returns the listener fd, which the runtime passes to the agent at
 //    listenerPath with send_listener_fd().

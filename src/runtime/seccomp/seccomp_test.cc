@@ -94,15 +94,45 @@ TEST(SeccompCompile, UnknownSyscallsAreSkipped) {
 }
 
 TEST(SeccompCompile, RuleEqualToDefaultIsSkipped) {
-  auto with = compile(profile("SCMP_ACT_ERRNO", {rule({"getpid"}, "SCMP_ACT_ALLOW"), rule({"mkdir"}, "SCMP_ACT_ERRNO")}));
-  auto without = compile(profile("SCMP_ACT_ERRNO", {rule({"getpid"}, "SCMP_ACT_ALLOW")}));
+  auto with = compile(profile("SCMP_ACT_ALLOW", {rule({"mkdir"}, "SCMP_ACT_ERRNO"), rule({"getpid"}, "SCMP_ACT_ALLOW")}));
+  auto without = compile(profile("SCMP_ACT_ALLOW", {rule({"mkdir"}, "SCMP_ACT_ERRNO")}));
+  ASSERT_TRUE(with) << with.error().message();
+  ASSERT_TRUE(without);
+  EXPECT_TRUE(same_program(*with, *without));
+  // Deny-by-default: getpid (39) is below exit_group (231), so the ENOSYS stub is the same too.
+  with = compile(profile("SCMP_ACT_ERRNO", {rule({"exit_group"}, "SCMP_ACT_ALLOW"), rule({"getpid"}, "SCMP_ACT_ERRNO")}));
+  without = compile(profile("SCMP_ACT_ERRNO", {rule({"exit_group"}, "SCMP_ACT_ALLOW")}));
   ASSERT_TRUE(with) << with.error().message();
   ASSERT_TRUE(without);
   EXPECT_TRUE(same_program(*with, *without));
   // A different errno is not redundant.
-  auto other = compile(profile("SCMP_ACT_ERRNO", {rule({"getpid"}, "SCMP_ACT_ALLOW"), rule({"mkdir"}, "SCMP_ACT_ERRNO", 5)}));
+  auto other = compile(profile("SCMP_ACT_ERRNO", {rule({"exit_group"}, "SCMP_ACT_ALLOW"), rule({"getpid"}, "SCMP_ACT_ERRNO", 5)}));
   ASSERT_TRUE(other);
   EXPECT_FALSE(same_program(*other, *without));
+}
+
+TEST(SeccompCompile, EnosysStubOnlyForDenyingDefaults) {
+  auto rules = std::vector<oci::SeccompSyscall>{rule({"getpid"}, "SCMP_ACT_LOG"), rule({"mkdir"}, "SCMP_ACT_ERRNO", 5)};
+  // On x86_64, listing SCMP_ARCH_X86_64 or nothing gives the same libseccomp program; runc adds the stub only
+  // for listed architectures, so the difference is exactly the stub.
+  auto with_stub = [&](std::string def, std::optional<uint32_t> def_errno) {
+    auto s = profile(std::move(def), rules);
+    s.default_errno_ret = def_errno;
+    auto listed = compile(s);
+    s.architectures.clear();
+    auto unlisted = compile(s);
+    EXPECT_TRUE(listed && unlisted);
+    size_t stub = listed->insns.size() - unlisted->insns.size();
+    EXPECT_EQ(std::memcmp(listed->insns.data() + stub, unlisted->insns.data(),
+                          unlisted->insns.size() * sizeof(sock_filter)), 0);
+    return stub;
+  };
+  // x86_64 alone: ld arch, jeq, ld nr, jset, 3 (x64 check), 1 (x32 -> filter), final ja = 9
+  EXPECT_EQ(with_stub("SCMP_ACT_ERRNO", {}), 9u);
+  EXPECT_EQ(with_stub("SCMP_ACT_KILL_PROCESS", {}), 9u);
+  EXPECT_EQ(with_stub("SCMP_ACT_ERRNO", ENOSYS), 0u);
+  EXPECT_EQ(with_stub("SCMP_ACT_ALLOW", {}), 0u);
+  EXPECT_EQ(with_stub("SCMP_ACT_TRACE", {}), 0u);
 }
 
 TEST(SeccompCompile, ExtraArchitecturesGrowTheProgram) {
@@ -229,6 +259,24 @@ TEST(SeccompInstall, ErrnoRetAndDefaultErrno) {
   EXPECT_EQ(r.code, 0);
   struct stat st;
   EXPECT_NE(stat(dir.c_str(), &st), 0) << "mkdir was not blocked";
+}
+
+TEST(SeccompInstall, SyscallsNewerThanTheProfileGetEnosys) {
+  // exit_group (231) is the largest syscall named; above it -> ENOSYS, below it -> the default EPERM.
+  auto s = profile("SCMP_ACT_ERRNO", {rule({"write", "exit_group", "exit", "getpid"}, "SCMP_ACT_ALLOW")});
+  s.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+  auto p = compile(s);
+  ASSERT_TRUE(p) << p.error().message();
+  auto r = run_child([&] {
+    if (!install(*p)) return 2;
+    if (int e = expect_errno(syscall(435 /* clone3 */, nullptr, 0), ENOSYS)) return 10 + e;
+    if (int e = expect_errno(syscall(SYS_openat2, -1, "", nullptr, 0), ENOSYS)) return 30 + e;
+    if (int e = expect_errno(syscall(SYS_getcwd, nullptr, 0), EPERM)) return 50 + e;
+    if (int e = expect_errno(syscall(SYS_mkdir, "/nonexistent/x", 0), EPERM)) return 70 + e;
+    if (syscall(SYS_getpid) <= 0) return 3;
+    return 0;
+  });
+  EXPECT_EQ(r.code, 0);
 }
 
 TEST(SeccompInstall, DefaultErrnoRet) {
