@@ -73,6 +73,17 @@ constexpr std::array<std::string_view, 6> kHooks = {
     "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
 };
 
+// Sorted, as `features` prints them.
+constexpr std::array<std::string_view, 62> kMountOptions = {
+    "acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
+    "loud", "mand", "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
+    "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime",
+    "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
+    "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
+    "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
+    "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+};
+
 template <size_t N>
 bool contains(const std::array<std::string_view, N>& table, std::string_view v) {
   return std::find(table.begin(), table.end(), v) != table.end();
@@ -960,6 +971,7 @@ std::span<const std::string_view> known_seccomp_archs() { return kSeccompArchs; 
 std::span<const std::string_view> known_seccomp_flags() { return kSeccompFlags; }
 std::span<const std::string_view> known_rootfs_propagations() { return kRootfsPropagations; }
 std::span<const std::string_view> known_hooks() { return kHooks; }
+std::span<const std::string_view> known_mount_options() { return kMountOptions; }
 
 std::optional<NamespaceType> namespace_type_from_name(std::string_view name) {
   auto i = index_of(kNamespaceTypes, name);

@@ -255,6 +255,8 @@ std::span<const std::string_view> known_seccomp_archs();         // "SCMP_ARCH_X
 std::span<const std::string_view> known_seccomp_flags();         // "SECCOMP_FILTER_FLAG_LOG", ...
 std::span<const std::string_view> known_rootfs_propagations();   // "private", "rprivate", ... ("" also accepted)
 std::span<const std::string_view> known_hooks();                 // "prestart", "createRuntime", ...
+// Mount option names the runtime interprets as flags (runc's set); other options go to the filesystem as data.
+std::span<const std::string_view> known_mount_options();         // "acl", "async", ..., "unbindable" (sorted)
 std::optional<NamespaceType> namespace_type_from_name(std::string_view name);
 std::optional<int> capability_number(std::string_view name);     // "CAP_KILL" -> 5
 std::optional<int> rlimit_number(std::string_view name);         // "RLIMIT_NOFILE" -> 7
