@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Registry interoperability on loopback (ephemeral ports, temp dirs):
+  - Debian's skopeo copies an OCI layout into `berth registry serve` and back out, digests equal;
+  - berth's client pulls from `berth registry serve` and from Debian's docker-registry, digests equal;
+  - berth's client pushes (chunked, then with a cross-repository mount) into docker-registry, and skopeo reads
+    the result back with equal digests.
+Exits 77 (skip) when berth, skopeo or docker-registry are missing."""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+
+BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+BERTH = os.path.join(BUILD, "cmd/berth/berth")
+FAILURES = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILURES.append(what)
+
+
+def sha(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def put_blob(layout, data):
+    d = sha(data)
+    p = os.path.join(layout, "blobs/sha256", d[7:])
+    with open(p, "wb") as f:
+        f.write(data)
+    return d
+
+
+def make_layout(layout, layers=3, files_per_layer=20, file_size=40000):
+    """A small multi-layer OCI image, written by hand so the test depends on nothing else."""
+    os.makedirs(os.path.join(layout, "blobs/sha256"))
+    descs, diff_ids = [], []
+    for i in range(layers):
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tf:
+            for j in range(files_per_layer):
+                data = os.urandom(file_size // 2) + bytes(file_size // 2)
+                ti = tarfile.TarInfo(f"layer{i}/file{j}")
+                ti.size, ti.mtime, ti.mode = len(data), 0, 0o644
+                tf.addfile(ti, io.BytesIO(data))
+        tar = raw.getvalue()
+        diff_ids.append(sha(tar))
+        gz = gzip.compress(tar, mtime=0)
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put_blob(layout, gz),
+                      "size": len(gz)})
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": put_blob(layout, config), "size": len(config)},
+                           "layers": descs}).encode()
+    md = put_blob(layout, manifest)
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md,
+                            "size": len(manifest), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    return md, [d["digest"] for d in descs] + [json.loads(manifest)["config"]["digest"]]
+
+
+def layout_manifest(layout, ref="v1"):
+    with open(os.path.join(layout, "index.json")) as f:
+        idx = json.load(f)
+    for m in idx["manifests"]:
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref or len(idx["manifests"]) == 1:
+            return m["digest"]
+    return None
+
+
+def blob(layout, d):
+    with open(os.path.join(layout, "blobs/sha256", d[7:]), "rb") as f:
+        return f.read()
+
+
+def same_blobs(a, b, digests):
+    return all(os.path.exists(os.path.join(b, "blobs/sha256", d[7:])) and blob(a, d) == blob(b, d) for d in digests)
+
+
+def run(*args, **kw):
+    r = subprocess.run(list(args), capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        print(f"$ {' '.join(args)}\n{r.stdout}{r.stderr}", flush=True)
+    return r
+
+
+def wait_ready(url, proc):
+    for _ in range(200):
+        if proc.poll() is not None:
+            return False
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return True
+        except Exception as e:  # noqa: BLE001 (HTTPError 401 also means ready)
+            if getattr(e, "code", None):
+                return True
+            time.sleep(0.05)
+    return False
+
+
+def start_berth(root):
+    p = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root", root],
+                         stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    port = int(line.split(" port ")[1].split(",")[0])
+    return p, f"127.0.0.1:{port}"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_docker_registry(tmp):
+    port = free_port()
+    cfg = os.path.join(tmp, "dr-config.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: {tmp}/dr-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+""")
+    p = subprocess.Popen(["/usr/bin/docker-registry", "serve", cfg], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    if not wait_ready(f"http://127.0.0.1:{port}/v2/", p):
+        p.kill()
+        raise RuntimeError("docker-registry did not start")
+    return p, f"127.0.0.1:{port}"
+
+
+def main():
+    if not os.path.exists(BERTH) or not shutil.which("skopeo") or not os.path.exists("/usr/bin/docker-registry"):
+        print("skip: needs berth, skopeo and docker-registry")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="berth-registry-interop-")
+    procs = []
+    try:
+        src = os.path.join(tmp, "src")
+        md, digests = make_layout(src)
+        bp, berth_host = start_berth(os.path.join(tmp, "berth-root"))
+        procs.append(bp)
+        dp, dr_host = start_docker_registry(tmp)
+        procs.append(dp)
+        env = dict(os.environ, HOME=tmp)  # no stray credentials
+
+        # skopeo -> berth registry serve -> skopeo
+        r = run("skopeo", "copy", "--dest-tls-verify=false", f"oci:{src}:v1", f"docker://{berth_host}/interop/img:v1",
+                env=env)
+        check(r.returncode == 0, "skopeo copy oci -> berth registry serve")
+        r = run("skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{berth_host}/interop/img:v1", env=env)
+        check(r.returncode == 0 and sha(r.stdout.encode()) == md, "skopeo inspect --raw on berth: same manifest digest")
+        out1 = os.path.join(tmp, "out1")
+        r = run("skopeo", "copy", "--src-tls-verify=false", f"docker://{berth_host}/interop/img:v1", f"oci:{out1}:v1",
+                env=env)
+        check(r.returncode == 0 and layout_manifest(out1) == md and same_blobs(src, out1, digests),
+              "skopeo copy berth registry serve -> oci: equal digests and bytes")
+        r = run("skopeo", "list-tags", "--tls-verify=false", f"docker://{berth_host}/interop/img", env=env)
+        check(r.returncode == 0 and json.loads(r.stdout)["Tags"] == ["v1"], "skopeo list-tags on berth")
+
+        # berth client <- berth registry serve
+        out2 = os.path.join(tmp, "out2")
+        r = run(BERTH, "registry", "copy", f"docker://{berth_host}/interop/img:v1", f"oci:{out2}:v1", env=env)
+        check(r.returncode == 0 and layout_manifest(out2) == md and same_blobs(src, out2, digests),
+              "berth client pull from berth registry serve: equal digests")
+
+        # skopeo -> docker-registry; berth client pulls it (twice: the second finds everything present)
+        r = run("skopeo", "copy", "--dest-tls-verify=false", f"oci:{src}:v1", f"docker://{dr_host}/interop/img:v1",
+                env=env)
+        check(r.returncode == 0, "skopeo copy oci -> docker-registry")
+        out3 = os.path.join(tmp, "out3")
+        r = run(BERTH, "registry", "copy", f"docker://{dr_host}/interop/img:v1", f"oci:{out3}:v1", env=env)
+        check(r.returncode == 0 and layout_manifest(out3) == md and same_blobs(src, out3, digests),
+              "berth client pull from docker-registry: equal digests")
+        r = run(BERTH, "registry", "copy", f"docker://{dr_host}/interop/img:v1", f"oci:{out3}:v1", env=env)
+        check(r.returncode == 0 and "0 downloaded, 4 present" in r.stdout, "second pull downloads nothing")
+
+        # berth client pushes into docker-registry (chunked), then mounts into another repository
+        r = run(BERTH, "registry", "copy", "--chunk-size", "65536", f"oci:{src}:v1",
+                f"docker://{dr_host}/pushed/img:v1", env=env)
+        check(r.returncode == 0 and "4 uploaded" in r.stdout, "berth chunked push to docker-registry")
+        r = run("skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{dr_host}/pushed/img:v1", env=env)
+        check(r.returncode == 0 and sha(r.stdout.encode()) == md, "skopeo inspect --raw on docker-registry: same digest")
+        out4 = os.path.join(tmp, "out4")
+        r = run("skopeo", "copy", "--src-tls-verify=false", f"docker://{dr_host}/pushed/img:v1", f"oci:{out4}:v1",
+                env=env)
+        check(r.returncode == 0 and layout_manifest(out4) == md and same_blobs(src, out4, digests),
+              "skopeo copy docker-registry -> oci after berth push: equal digests and bytes")
+        r = run(BERTH, "registry", "copy", "--mount-from", "pushed/img", f"oci:{src}:v1",
+                f"docker://{dr_host}/mounted/img:v1", env=env)
+        check(r.returncode == 0 and "4 mounted" in r.stdout, "berth push with cross-repository mount on docker-registry")
+
+        # berth pushes into berth registry serve (mount from skopeo's repository)
+        r = run(BERTH, "registry", "copy", "--mount-from", "interop/img", f"oci:{src}:v1",
+                f"docker://{berth_host}/mounted/img:v1", env=env)
+        check(r.returncode == 0 and "4 mounted" in r.stdout, "berth push with cross-repository mount on berth")
+    finally:
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{len(FAILURES)} failure(s)")
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
