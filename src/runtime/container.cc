@@ -84,7 +84,8 @@ int ns_join_rank(oci::NamespaceType t) {
 pid_t raw_clone(uint64_t flags) {
   struct clone_args args {};
   args.flags = flags;
-  args.exit_signal = SIGCHLD;
+  // clone3 refuses an exit signal with CLONE_PARENT (the child inherits the caller's).
+  args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
   long r = ::syscall(SYS_clone3, &args, sizeof args);
   if (r < 0 && errno == ENOSYS && !(flags & CLONE_NEWTIME))
     r = ::syscall(SYS_clone, static_cast<unsigned long>(flags) | SIGCHLD, 0, 0, 0, 0);
@@ -209,6 +210,36 @@ Status validate_for_create(const oci::Spec& spec, const std::string& rootfs, con
   if (spec.linux->cgroups_path.find(':') != std::string::npos && spec.linux->cgroups_path[0] != '/')
     return fail(Errc::Unimplemented, "config.json: linux.cgroupsPath: systemd cgroup paths are not supported");
   return ok();
+}
+
+// The config's device rules, then an allow rule for every linux.devices entry and for the devices every
+// container gets (null, zero, full, random, urandom, tty, ptmx, pts, tun; mknod of any), as runc does.
+oci::Resources with_default_devices(const oci::Spec& spec) {
+  oci::Resources r = spec.linux->resources ? *spec.linux->resources : oci::Resources{};
+  auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor, const char* access) {
+    oci::DeviceCgroupRule d;
+    d.allow = true;
+    d.type = type;
+    d.major = major;
+    d.minor = minor;
+    d.access = access;
+    r.devices.push_back(d);
+  };
+  for (const auto& d : spec.linux->devices) {
+    if (d.type == "c" || d.type == "u" || d.type == "b") allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+  }
+  allow("c", std::nullopt, std::nullopt, "m");
+  allow("b", std::nullopt, std::nullopt, "m");
+  allow("c", 1, 3, "rwm");
+  allow("c", 1, 8, "rwm");
+  allow("c", 1, 7, "rwm");
+  allow("c", 5, 0, "rwm");
+  allow("c", 1, 5, "rwm");
+  allow("c", 1, 9, "rwm");
+  allow("c", 136, std::nullopt, "rwm");
+  allow("c", 5, 2, "rwm");
+  allow("c", 10, 200, "rwm");
+  return r;
 }
 
 Result<sys::CapMasks> compile_process_caps(const oci::Process& p) {
@@ -413,6 +444,10 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   }
   std::stable_sort(joins.begin(), joins.end(),
                    [](const auto& a, const auto& b) { return ns_join_rank(a.first) < ns_join_rank(b.first); });
+  // The cgroup namespace must be rooted at the container's cgroup: the child unshares it after the parent
+  // has moved it there.
+  ctx.new_cgroup_ns = clone_flags & CLONE_NEWCGROUP;
+  clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
   ctx.new_user_ns = clone_flags & CLONE_NEWUSER;
   ctx.new_mount_ns = clone_flags & CLONE_NEWNS;
   ctx.new_uts_ns = clone_flags & CLONE_NEWUTS;
@@ -441,14 +476,18 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
     (void)store_.remove(opts.id);
   }};
 
+  // 0622 regardless of umask: the init opens it for writing after switching to the container user.
   if (::mkfifoat(AT_FDCWD, (dir + "/" + kFifo).c_str(), 0622) < 0) return fail_errno("create exec fifo");
+  if (::chmod((dir + "/" + kFifo).c_str(), 0622) < 0) return fail_errno("chmod exec fifo");
   UniqueFd state_dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!state_dir_fd) return fail_errno("open state dir");
+  UniqueFd fifo_fd(::open((dir + "/" + kFifo).c_str(), O_PATH | O_CLOEXEC));
+  if (!fifo_fd) return fail_errno("open exec fifo");
 
   std::string cgroups_path = lx.cgroups_path.empty() ? "/berth/" + opts.id : lx.cgroups_path;
   cg = BERTH_TRY(manager_for(cgroups_path, opts.id));
   BERTH_TRY_CTX(cg->create(), "create cgroup");
-  if (lx.resources) BERTH_TRY_CTX(cg->apply(*lx.resources), "apply cgroup resources");
+  BERTH_TRY_CTX(cg->apply(with_default_devices(spec)), "apply cgroup resources");
 
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return fail_errno("socketpair");
@@ -456,8 +495,10 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   int min_fd = 3 + opts.preserve_fds;
   BERTH_TRY(move_fd_above(child_sock, min_fd));
   BERTH_TRY(move_fd_above(state_dir_fd, min_fd));
+  BERTH_TRY(move_fd_above(fifo_fd, min_fd));
   ctx.sock = child_sock.get();
   ctx.state_dir_fd = state_dir_fd.get();
+  ctx.fifo_fd = fifo_fd.get();
 
   // Runtime processes are not dumpable: a container process cannot open /proc/<pid>/exe or ptrace us
   // while we work in its namespaces (CVE-2019-5736). The child inherits this until its execve.
@@ -497,6 +538,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   }
   child_sock.reset();
   state_dir_fd.reset();
+  fifo_fd.reset();
 
   BERTH_TRY_CTX(cg->add_pid(pid), "join cgroup");
   if (proc.oom_score_adj)

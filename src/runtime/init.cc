@@ -23,6 +23,9 @@
 #include "runtime/rootfs/rootfs.h"
 #include "runtime/sync.h"
 #include "sys/rlimit.h"
+#include "sys/passwd.h"
+#include "sys/path.h"
+#include "base/file.h"
 
 namespace berth::runtime {
 namespace {
@@ -153,6 +156,40 @@ void join_namespaces(InitContext& ctx) {
   }
 }
 
+// HOME, when the process env lacks it, from the container's /etc/passwd (parsed by us, never NSS), or "/".
+void add_home(std::vector<std::string>& env, uid_t uid) {
+  for (const auto& e : env)
+    if (e.starts_with("HOME=")) return;
+  std::string home = "/";
+  int fd = ::open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    auto text = read_fd(fd, sys::kMaxFileBytes);
+    ::close(fd);
+    if (text) {
+      if (auto entries = sys::parse_passwd(*text)) {
+        for (const auto& p : *entries)
+          if (p.uid == uid) {
+            if (!p.home.empty()) home = p.home;
+            break;
+          }
+      }
+    }
+  }
+  env.push_back("HOME=" + home);
+}
+
+// runc creates a missing cwd (as root, before the user switch); resolved inside the new root.
+void make_cwd(InitContext& ctx) {
+  const std::string& cwd = ctx.process->cwd;
+  if (cwd == "/") return;
+  struct stat st;
+  if (::stat(cwd.c_str(), &st) == 0) return;
+  auto root = sys::open_root("/");
+  if (!root) sync_fail(ctx.sock, root.error());
+  auto d = sys::mkdir_all_in_root(root->get(), cwd, 0755);
+  if (!d) sync_fail(ctx.sock, std::move(d).error().wrap(fmt::format("create cwd `{}`", cwd)));
+}
+
 }  // namespace
 
 void init_main(InitContext& ctx) {
@@ -168,6 +205,7 @@ void init_main(InitContext& ctx) {
   auto go = CHILD_TRY(ctx, sync_expect(ctx.sock, SyncType::Go));
   const std::string& state_json = go.text;
 
+  if (ctx.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) child_errno(ctx, errno, "unshare cgroup namespace");
   if (ctx.new_user_ns) {
     // The parent wrote uid_map/gid_map; become the namespace's root (if mapped) for the setup below.
     (void)::setresgid(0, 0, 0);
@@ -198,30 +236,40 @@ void init_main(InitContext& ctx) {
     setup_console(ctx);
   }
 
+  std::vector<std::string> env = proc.env;
+  add_home(env, proc.user.uid);
+  if (!ctx.is_exec && ctx.new_mount_ns) make_cwd(ctx);
+
   apply_rlimits(ctx);
   if (!proc.no_new_privileges) CHILD_TRY(ctx, ctx.install_seccomp());
   apply_user_and_caps(ctx);
   if (proc.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_errno(ctx, errno, "set no_new_privs");
   change_cwd(ctx);
-  std::string exe = CHILD_TRY(ctx, find_executable(proc.args.at(0), proc.env));
+  std::string exe = CHILD_TRY(ctx, find_executable(proc.args.at(0), env));
   std::vector<char*> argv = cstrings(proc.args);
-  std::vector<char*> envp = cstrings(proc.env);
+  std::vector<char*> envp = cstrings(env);
 
   if (!ctx.is_exec) {
-    close_fds_except(ctx.preserve_fds, {ctx.sock, ctx.state_dir_fd});
+    close_fds_except(ctx.preserve_fds, {ctx.sock, ctx.state_dir_fd, ctx.fifo_fd});
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     CHILD_TRY(ctx, sync_send(ctx.sock, SyncType::Ready));
     ::close(ctx.sock);
     ctx.sock = 2;  // from here on errors go to the container's stderr
     // Blocks until `start` opens the fifo for reading. Opened relative to the state dir fd: the path is not
     // visible after pivot_root.
-    int fifo = ::openat(ctx.state_dir_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+    // Through the O_PATH fd's magic link only the fifo's own mode (0622) is checked, so a non-root or
+    // user-namespaced init can open it; without /proc in the container fall back to the state dir.
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", ctx.fifo_fd);
+    int fifo = ::open(fdpath, O_WRONLY | O_CLOEXEC);
+    if (fifo < 0) fifo = ::openat(ctx.state_dir_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
     if (fifo < 0) {
       dprintf(2, "berth-runtime: open exec.fifo: %s\n", strerror(errno));
       _exit(127);
     }
     ::close(ctx.state_dir_fd);
+    ::close(ctx.fifo_fd);
     if (::write(fifo, "0", 1) != 1) _exit(127);
     ::close(fifo);
     if (!spec.hooks.start_container.empty()) {

@@ -36,6 +36,8 @@ struct InitContext {
   bool new_uts_ns = false;
   int sock = -1;        // child end of the sync socket
   int state_dir_fd = -1;  // init: O_PATH fd of <root>/<id> (for exec.fifo)
+  int fifo_fd = -1;       // init: O_PATH fd of exec.fifo (reopened through /proc/self/fd: no dir access needed)
+  bool new_cgroup_ns = false;  // unshared by the child after the parent placed it in its cgroup
   int preserve_fds = 0;   // fds 3 .. 3+preserve_fds-1 stay open
   // Converted by the parent (all validation happens before clone).
   bool has_caps = false;
