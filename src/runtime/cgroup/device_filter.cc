@@ -121,14 +121,14 @@ Status install_device_filter(const std::string& dir, const std::vector<oci::Devi
   load.insns = reinterpret_cast<uint64_t>(prog.data());
   load.insn_cnt = static_cast<uint32_t>(prog.size());
   load.license = reinterpret_cast<uint64_t>("Apache");
-  load.log_buf = reinterpret_cast<uint64_t>(log_buf);
-  load.log_size = sizeof log_buf;
-  load.log_level = 0;
   std::memcpy(load.prog_name, "berth_dev", 10);
   UniqueFd pfd(static_cast<int>(sys_bpf(BPF_PROG_LOAD, &load)));
   if (!pfd) {
     int e = errno;
-    // Retry with the verifier log only on failure: logging costs time on the hot path.
+    // Retry with the verifier log only on failure: logging costs time on the hot path (and the kernel
+    // refuses a log buffer with log_level 0).
+    load.log_buf = reinterpret_cast<uint64_t>(log_buf);
+    load.log_size = sizeof log_buf;
     load.log_level = 1;
     UniqueFd again(static_cast<int>(sys_bpf(BPF_PROG_LOAD, &load)));
     return fail_errno_n(e, "load cgroup device eBPF program ({} instructions){}{}", prog.size(),

@@ -18,9 +18,6 @@
 #include <vector>
 
 #include "base/error.h"
-#ifdef linux
-#undef linux
-#endif
 #include "oci/runtime_spec.h"
 
 namespace berth::runtime::cgroup {

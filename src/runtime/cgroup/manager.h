@@ -51,10 +51,6 @@
 #include <vector>
 
 #include "base/error.h"
-// GNU mode predefines `linux` as 1, which would clobber oci::Spec::linux (runtime_spec.h undefines it too).
-#ifdef linux
-#undef linux
-#endif
 #include "oci/runtime_spec.h"
 
 namespace berth::runtime::cgroup {
