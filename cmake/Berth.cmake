@@ -9,6 +9,12 @@ if(BERTH_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
 endif()
+if(BERTH_FUZZ)
+  # Every library gets coverage instrumentation so libFuzzer sees inside it; only the fuzz targets
+  # (tests/fuzz) link the fuzzer runtime itself.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
 
 function(berth_library)
   cmake_parse_arguments(A "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
