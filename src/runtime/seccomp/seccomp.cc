@@ -4,6 +4,7 @@
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -16,6 +17,7 @@
 
 #include "base/file.h"
 #include "base/json_escape.h"
+#include "oci/digest.h"
 
 namespace berth::runtime::seccomp {
 namespace {
@@ -239,8 +241,10 @@ Result<Program> compile(const oci::Seccomp& config) {
   }
 
   // libseccomp's binary-tree optimisation pays off for long profiles (docker's default has ~360 syscalls);
-  // runc enables it above 32 rules.
-  if (config.syscalls.size() > 32) (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  // runc enables it above 32 rules (we count names: one rule may list hundreds).
+  size_t n_names = 0;
+  for (const auto& sc : config.syscalls) n_names += sc.names.size();
+  if (n_names > 32) (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
   for (size_t i = 0; i < config.syscalls.size(); ++i) {
     const oci::SeccompSyscall& sc = config.syscalls[i];
@@ -322,6 +326,115 @@ Result<Program> compile(const oci::Seccomp& config) {
   prog.insns.resize(prog.insns.size() + n);
   std::memcpy(prog.insns.data() + (prog.insns.size() - n), bytes.data(), bytes.size());
   return prog;
+}
+
+namespace {
+
+// Cache file layout (host byte order; the cache never leaves the machine):
+//   CacheHeader | sock_filter[n_insns]
+struct CacheHeader {
+  char magic[8];  // "BERTHBPF"
+  uint32_t version;
+  uint32_t flags;
+  uint32_t uses_notify;
+  uint32_t n_insns;
+  char key[64];  // hex SHA-256, must match the file name
+};
+constexpr char kCacheMagic[8] = {'B', 'E', 'R', 'T', 'H', 'B', 'P', 'F'};
+constexpr uint32_t kCacheVersion = 1;
+
+std::optional<Program> cache_load(const std::string& path, const std::string& key) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  const size_t max = sizeof(CacheHeader) + size_t{BPF_MAXINSNS} * sizeof(sock_filter);
+  if (st.st_size < static_cast<off_t>(sizeof(CacheHeader)) || static_cast<size_t>(st.st_size) > max) return std::nullopt;
+  auto bytes = read_fd(fd.get(), max);
+  if (!bytes || bytes->size() < sizeof(CacheHeader)) return std::nullopt;
+  CacheHeader h;
+  std::memcpy(&h, bytes->data(), sizeof h);
+  if (std::memcmp(h.magic, kCacheMagic, sizeof h.magic) != 0 || h.version != kCacheVersion) return std::nullopt;
+  if (key.size() != sizeof h.key || std::memcmp(h.key, key.data(), sizeof h.key) != 0) return std::nullopt;
+  if (h.n_insns == 0 || h.n_insns > BPF_MAXINSNS ||
+      bytes->size() != sizeof h + size_t{h.n_insns} * sizeof(sock_filter))
+    return std::nullopt;
+  Program p;
+  p.flags = h.flags;
+  p.uses_notify = h.uses_notify != 0;
+  p.insns.resize(h.n_insns);
+  std::memcpy(p.insns.data(), bytes->data() + sizeof h, h.n_insns * sizeof(sock_filter));
+  return p;
+}
+
+void cache_store(const std::string& dir, const std::string& key, const Program& p) {
+  CacheHeader h{};
+  std::memcpy(h.magic, kCacheMagic, sizeof h.magic);
+  h.version = kCacheVersion;
+  h.flags = p.flags;
+  h.uses_notify = p.uses_notify ? 1 : 0;
+  h.n_insns = static_cast<uint32_t>(p.insns.size());
+  std::memcpy(h.key, key.data(), std::min(key.size(), sizeof h.key));
+  std::string data(reinterpret_cast<const char*>(&h), sizeof h);
+  data.append(reinterpret_cast<const char*>(p.insns.data()), p.insns.size() * sizeof(sock_filter));
+  if (!mkdir_all(dir, 0700)) return;
+  std::string tmp = fmt::format("{}/.{}.tmp.{}", dir, key, ::getpid());
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return;
+  bool ok_write = static_cast<bool>(write_all(fd.get(), data));
+  fd.reset();
+  if (!ok_write || ::rename(tmp.c_str(), fmt::format("{}/{}.bpf", dir, key).c_str()) != 0) ::unlink(tmp.c_str());
+}
+
+}  // namespace
+
+std::string cache_key(const oci::Seccomp& c) {
+  std::string m;
+  auto put = [&](std::string_view v) {
+    m += std::to_string(v.size());
+    m += ':';
+    m += v;
+  };
+  auto put_num = [&](uint64_t v) { put(std::to_string(v)); };
+  const scmp_version* v = seccomp_version();
+  put("berth-seccomp-1");
+  put(fmt::format("libseccomp {}.{}.{} native {:#x}", v->major, v->minor, v->micro, seccomp_arch_native()));
+  put(c.default_action);
+  put(c.default_errno_ret ? std::to_string(*c.default_errno_ret) : "-");
+  put_num(c.architectures.size());
+  for (const auto& a : c.architectures) put(a);
+  put_num(c.flags.size());
+  for (const auto& f : c.flags) put(f);
+  put(c.listener_path.empty() ? "no-listener" : "listener");
+  put_num(c.syscalls.size());
+  for (const auto& sc : c.syscalls) {
+    put_num(sc.names.size());
+    for (const auto& n : sc.names) put(n);
+    put(sc.action);
+    put(sc.errno_ret ? std::to_string(*sc.errno_ret) : "-");
+    put_num(sc.args.size());
+    for (const auto& a : sc.args) {
+      put_num(a.index);
+      put_num(a.value);
+      put_num(a.value_two);
+      put(a.op);
+    }
+  }
+  return std::string(oci::Digest::sha256_of(m).hex());
+}
+
+Result<Program> compile_cached(const oci::Seccomp& config, const std::string& cache_dir) {
+  const std::string key = cache_key(config);
+  if (auto hit = cache_load(fmt::format("{}/{}.bpf", cache_dir, key), key)) {
+    if (hit->uses_notify) {
+      hit->listener_path = config.listener_path;
+      hit->listener_metadata = config.listener_metadata;
+    }
+    return std::move(*hit);
+  }
+  Program p = BERTH_TRY(compile(config));
+  cache_store(cache_dir, key, p);
+  return p;
 }
 
 Result<int> install(const Program& program) {

@@ -7,6 +7,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -207,6 +208,127 @@ TEST(SeccompCompile, ErrorsNameTheField) {
 TEST(SeccompCompile, ProcessStateJson) {
   std::string j = container_process_state("1.1.0", 42, "a\"b", R"({"id":"c1","status":"creating"})");
   EXPECT_EQ(j, R"({"ociVersion":"1.1.0","fds":["seccompFd"],"pid":42,"metadata":"a\"b","state":{"id":"c1","status":"creating"}})");
+}
+
+TEST(SeccompCache, MissThenHit) {
+  berth::testing::TempDir t;
+  std::string dir = t / "cache";
+  auto s = profile("SCMP_ACT_ERRNO", {rule({"read", "write", "exit_group"}, "SCMP_ACT_ALLOW")});
+  std::string key = cache_key(s);
+  EXPECT_EQ(key.size(), 64u);
+  auto first = compile_cached(s, dir);
+  ASSERT_TRUE(first) << first.error().message();
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/" + key + ".bpf").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto second = compile_cached(s, dir);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(same_program(*first, *second));
+  auto plain = compile(s);
+  EXPECT_TRUE(same_program(*first, *plain));
+}
+
+TEST(SeccompCache, KeyCoversEveryField) {
+  auto base = profile("SCMP_ACT_ERRNO", {rule({"read"}, "SCMP_ACT_ALLOW", {}, {arg(0, "SCMP_CMP_EQ", 1, 2)})});
+  std::string k = cache_key(base);
+  EXPECT_EQ(cache_key(base), k);
+  std::vector<std::function<void(oci::Seccomp&)>> changes = {
+      [](oci::Seccomp& s) { s.default_action = "SCMP_ACT_KILL"; },
+      [](oci::Seccomp& s) { s.default_errno_ret = 1; },
+      [](oci::Seccomp& s) { s.architectures.push_back("SCMP_ARCH_X86"); },
+      [](oci::Seccomp& s) { s.flags.push_back("SECCOMP_FILTER_FLAG_LOG"); },
+      [](oci::Seccomp& s) { s.listener_path = "/x"; },
+      [](oci::Seccomp& s) { s.syscalls[0].names[0] = "write"; },
+      [](oci::Seccomp& s) { s.syscalls[0].names.push_back("write"); },
+      [](oci::Seccomp& s) { s.syscalls[0].action = "SCMP_ACT_LOG"; },
+      [](oci::Seccomp& s) { s.syscalls[0].errno_ret = 1; },
+      [](oci::Seccomp& s) { s.syscalls[0].args[0].index = 1; },
+      [](oci::Seccomp& s) { s.syscalls[0].args[0].value = 3; },
+      [](oci::Seccomp& s) { s.syscalls[0].args[0].value_two = 3; },
+      [](oci::Seccomp& s) { s.syscalls[0].args[0].op = "SCMP_CMP_NE"; },
+      [](oci::Seccomp& s) { s.syscalls.push_back(rule({"x"}, "SCMP_ACT_ALLOW")); },
+  };
+  for (size_t i = 0; i < changes.size(); ++i) {
+    auto s = base;
+    changes[i](s);
+    EXPECT_NE(cache_key(s), k) << "change " << i;
+  }
+  // Field boundaries are unambiguous: ["ab","c"] != ["a","bc"].
+  auto a = base, b = base;
+  a.syscalls[0].names = {"ab", "c"};
+  b.syscalls[0].names = {"a", "bc"};
+  EXPECT_NE(cache_key(a), cache_key(b));
+}
+
+TEST(SeccompCache, HitIsServedFromTheFile) {
+  // Plant the program of profile B under profile A's key: a hit must return it without compiling A.
+  berth::testing::TempDir t;
+  std::string dir = t / "cache";
+  auto a = profile("SCMP_ACT_ERRNO", {rule({"read"}, "SCMP_ACT_ALLOW")});
+  auto b = profile("SCMP_ACT_ALLOW", {rule({"mkdir"}, "SCMP_ACT_ERRNO", 9)});
+  ASSERT_TRUE(compile_cached(b, dir));
+  std::string kb = dir + "/" + cache_key(b) + ".bpf";
+  auto bytes = read_file(kb);
+  ASSERT_TRUE(bytes);
+  // The file embeds its key: rewrite it for A.
+  std::string ka = cache_key(a);
+  size_t pos = bytes->find(cache_key(b));
+  ASSERT_NE(pos, std::string::npos);
+  bytes->replace(pos, 64, ka);
+  ASSERT_TRUE(write_file_atomic(dir + "/" + ka + ".bpf", *bytes, 0600));
+  auto got = compile_cached(a, dir);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(same_program(*got, *compile(b)));
+  EXPECT_FALSE(same_program(*got, *compile(a)));
+}
+
+TEST(SeccompCache, CorruptEntriesAreRecompiled) {
+  berth::testing::TempDir t;
+  std::string dir = t / "cache";
+  auto s = profile("SCMP_ACT_ERRNO", {rule({"read"}, "SCMP_ACT_ALLOW")});
+  auto good = compile(s);
+  ASSERT_TRUE(good);
+  std::string path = dir + "/" + cache_key(s) + ".bpf";
+  ASSERT_TRUE(mkdir_all(dir, 0700));
+  auto full = compile_cached(s, dir);
+  auto bytes = read_file(path);
+  ASSERT_TRUE(bytes);
+  for (std::string bad : {std::string(), std::string("garbage"), bytes->substr(0, bytes->size() - 3),
+                          *bytes + "xxxxxxxx", "BERTHBPX" + bytes->substr(8)}) {
+    ASSERT_TRUE(write_file_atomic(path, bad, 0600));
+    auto p = compile_cached(s, dir);
+    ASSERT_TRUE(p) << p.error().message();
+    EXPECT_TRUE(same_program(*p, *good));
+    EXPECT_EQ(*read_file(path), *bytes) << "entry rewritten";
+  }
+}
+
+TEST(SeccompCache, ErrorsAreNotCachedAndBrokenDirsDoNotFail) {
+  berth::testing::TempDir t;
+  std::string dir = t / "cache";
+  auto r = compile_cached(profile("SCMP_ACT_BOGUS"), dir);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::InvalidArgument);
+  struct stat st;
+  EXPECT_NE(stat(dir.c_str(), &st), 0);
+  ASSERT_TRUE(write_file_atomic(t / "file", "x"));
+  auto p = compile_cached(profile("SCMP_ACT_ALLOW", {rule({"mkdir"}, "SCMP_ACT_ERRNO")}), t / "file");
+  EXPECT_TRUE(p);
+}
+
+TEST(SeccompCache, ListenerFieldsComeFromTheConfig) {
+  berth::testing::TempDir t;
+  auto s = profile("SCMP_ACT_ALLOW", {rule({"getppid"}, "SCMP_ACT_NOTIFY")});
+  s.listener_path = "/run/a.sock";
+  s.listener_metadata = "m1";
+  ASSERT_TRUE(compile_cached(s, t.path()));
+  s.listener_path = "/run/b.sock";
+  s.listener_metadata = "m2";
+  auto p = compile_cached(s, t.path());
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->uses_notify);
+  EXPECT_EQ(p->listener_path, "/run/b.sock");
+  EXPECT_EQ(p->listener_metadata, "m2");
 }
 
 // ---- Installing: forked children with no_new_privs (no root needed). ----
