@@ -46,8 +46,10 @@ struct Hierarchy {
   std::vector<std::string> controllers;  // "cpu", "cpuacct", or "name=systemd"
 };
 
-// One entry per v1 hierarchy visible in this mount namespace, matched to this process's cgroup in it.
-Result<std::vector<Hierarchy>> v1_hierarchies() {
+// One entry per v1 hierarchy visible in this mount namespace, matched to this process's cgroup in it. With
+// need_source, hierarchies whose mount does not show our cgroup are skipped; without (a cgroup namespace, where
+// mounts made outside it show their root as "/.."), source is left empty.
+Result<std::vector<Hierarchy>> v1_hierarchies(bool need_source) {
   auto mounts = BERTH_TRY(read_mountinfo());
   std::string self = BERTH_TRY(read_file("/proc/self/cgroup", 1 << 20));
   struct Own {
@@ -76,6 +78,10 @@ Result<std::vector<Hierarchy>> v1_hierarchies() {
       std::string key;
       for (const std::string& ctl : o.controllers) key += (key.empty() ? "" : ",") + ctl;
       if (!done.insert(key).second) break;  // the same hierarchy mounted twice
+      if (!need_source) {
+        out.push_back({mi.mountpoint, "", o.controllers});
+        break;
+      }
       std::string rel;
       if (mi.root == "/") {
         rel = o.path;
@@ -103,7 +109,7 @@ Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const st
   tmpfs_opts.propagation = o.propagation;
   BERTH_TRY(attach_with_options(tmpfs.get(), target.get(), tmpfs_opts));
 
-  auto hierarchies = BERTH_TRY(v1_hierarchies());
+  auto hierarchies = BERTH_TRY(v1_hierarchies(!c.cgroupns));
   std::set<std::string> made;
   for (const Hierarchy& h : hierarchies) {
     std::string name = basename_of(h.mountpoint);

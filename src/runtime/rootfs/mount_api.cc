@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "sys/path.h"
 
@@ -24,6 +25,15 @@ std::string fs_context_error(int fsfd) {
     if (line.size() > 2 && line[0] == 'e' && line[1] == ' ') last = std::string(line.substr(2));
   }
   return last;
+}
+
+// An error whose message is only strerror, so the caller's "mount `proc` on `/proc`" context reads as
+// "mount `proc` on `/proc`: Operation not permitted".
+tl::unexpected<Error> bare_errno(int err, std::string_view detail = {}) {
+  Error e = Error::from_errno(err, "x");
+  std::string msg = std::strerror(err);
+  if (!detail.empty()) msg += fmt::format(" ({})", detail);
+  return fail(Error(e.code(), std::move(msg), err));
 }
 
 tl::unexpected<Error> fs_fail(int err, int fsfd, std::string what) {
@@ -69,10 +79,15 @@ Result<UniqueFd> new_fs(const std::string& type, const std::string& source, std:
   if (sb_flags & MS_DIRSYNC) BERTH_TRY(fs_flag(fsfd.get(), "dirsync"));
   if (sb_flags & MS_MANDLOCK) BERTH_TRY(fs_flag(fsfd.get(), "mand"));
   if (sb_flags & MS_LAZYTIME) BERTH_TRY(fs_flag(fsfd.get(), "lazytime"));
-  if (::fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
-    return fs_fail(errno, fsfd.get(), "create superblock");
+  if (::fsconfig(fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) {
+    int err = errno;
+    return bare_errno(err, fs_context_error(fsfd.get()));
+  }
   UniqueFd mnt(::fsmount(fsfd.get(), FSMOUNT_CLOEXEC, static_cast<unsigned int>(attr)));
-  if (!mnt) return fs_fail(errno, fsfd.get(), "fsmount");
+  if (!mnt) {
+    int err = errno;
+    return bare_errno(err, fs_context_error(fsfd.get()));
+  }
   return mnt;
 }
 
@@ -87,7 +102,7 @@ Result<UniqueFd> clone_tree(int dfd, const std::string& path, bool recursive) {
 
 Status attach(int mnt_fd, int target_fd) {
   if (::move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-    return fail_errno("move_mount");
+    return bare_errno(errno);
   return ok();
 }
 

@@ -52,14 +52,38 @@ class Report {
 
 using Body = std::function<void(Report&)>;
 
-// fork -> unshare(namespaces) -> fork (PID 1 of the new pid namespace) -> body. Returns the reported lines.
-std::map<std::string, std::string> run_isolated(const Body& body) {
-  int p[2];
+struct Isolation {
+  bool userns = false;   // a user namespace (identity map of all ids) owning the other namespaces
+  bool netns = true;
+  bool cgroupns = false;
+  std::function<void()> before_userns;  // runs in the child, as real root, after its own unshare(CLONE_NEWNS)
+};
+
+// fork -> [unshare(user), parent maps ids] -> unshare(namespaces) -> fork (PID 1 of the new pid namespace)
+// -> body. Returns the reported lines.
+std::map<std::string, std::string> run_isolated(const Body& body, Isolation iso = {}) {
+  int p[2], go[2];
   EXPECT_EQ(pipe2(p, O_CLOEXEC), 0);
+  EXPECT_EQ(pipe2(go, O_CLOEXEC), 0);
   pid_t child = fork();
   if (child == 0) {
     close(p[0]);
-    if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0) _exit(10);
+    close(go[1]);
+    if (iso.before_userns) {
+      if (unshare(CLONE_NEWNS) < 0 || mount(nullptr, "/", nullptr, MS_PRIVATE | MS_REC, nullptr) < 0) _exit(8);
+      iso.before_userns();
+    }
+    if (iso.userns) {
+      if (unshare(CLONE_NEWUSER) < 0) _exit(9);
+      (void)!write(p[1], "u", 1);  // not a report line: no '='
+      char c;
+      if (read(go[0], &c, 1) != 1) _exit(9);
+      if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) _exit(9);
+    }
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (iso.netns) flags |= CLONE_NEWNET;
+    if (iso.cgroupns) flags |= CLONE_NEWCGROUP;
+    if (unshare(flags) < 0) _exit(10);
     pid_t init = fork();
     if (init == 0) {
       Report r(p[1]);
@@ -71,6 +95,20 @@ std::map<std::string, std::string> run_isolated(const Body& body) {
     if (init < 0 || waitpid(init, &st, 0) < 0) _exit(11);
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 12);
   }
+  close(go[0]);
+  if (iso.userns) {
+    char c = 0;
+    EXPECT_EQ(read(p[0], &c, 1), 1);
+    for (const char* map : {"uid_map", "gid_map"}) {
+      std::string path = fmt::format("/proc/{}/{}", child, map);
+      int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      EXPECT_GE(fd, 0) << path;
+      EXPECT_TRUE(write_all(fd, "0 0 4294967295\n")) << path;
+      close(fd);
+    }
+    EXPECT_EQ(write(go[1], "g", 1), 1);
+  }
+  close(go[1]);
   close(p[1]);
   std::string text;
   char buf[4096];
@@ -502,6 +540,142 @@ TEST_F(RootfsRootTest, TmpCopyUp) {
   });
   expect_ok(kv, {"prepare", "enter", "tmpfs", "data", "mode", "writable_copy"});
   EXPECT_EQ(read_or_error(rootfs_ + "/var/lib/sub/data"), "kept");
+}
+
+std::string mountinfo_line(std::string_view mountpoint) {
+  std::string mi = read_or_error("/proc/self/mountinfo");
+  size_t pos = 0;
+  while (pos < mi.size()) {
+    size_t nl = mi.find('\n', pos);
+    if (nl == std::string::npos) nl = mi.size();
+    std::string line = mi.substr(pos, nl - pos);
+    pos = nl + 1;
+    // Field 5 is the mount point.
+    size_t f = 0, start = 0;
+    for (int i = 0; i < 4 && f != std::string::npos; ++i) f = line.find(' ', f + (i ? 1 : 0));
+    if (f == std::string::npos) continue;
+    start = f + 1;
+    size_t end = line.find(' ', start);
+    if (line.substr(start, end - start) == mountpoint) return line;  // the last match is the top mount
+  }
+  return "";
+}
+
+// In a user namespace: devices are bound from the host (mknod is refused there), sysfs is mounted because the
+// network namespace belongs to the user namespace, and a bind of a mount whose nosuid/nodev are locked keeps
+// them while adding ro; asking to clear a locked flag fails.
+TEST_F(RootfsRootTest, UserNamespace) {
+  const std::string locked = tmp_ / "locked";
+  ASSERT_TRUE(mkdir_all(locked));
+  oci::Spec spec = oci::default_spec();
+  spec.linux->namespaces.push_back({oci::NamespaceType::User, ""});
+  spec.mounts.push_back({.destination = "/locked", .type = "bind", .source = locked, .options = {"bind", "ro"}});
+  oci::Spec clear_locked;
+  clear_locked.mounts = {{.destination = "/locked", .type = "bind", .source = locked, .options = {"bind", "suid"}}};
+  Options opts = opts_;
+  opts.user_namespace = true;
+  Isolation iso;
+  iso.userns = true;
+  iso.before_userns = [&] {
+    if (mount("tmpfs", locked.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") < 0) _exit(7);
+    int fd = open((locked + "/f").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, "L", 1) != 1) _exit(7);
+    close(fd);
+  };
+  auto kv = run_isolated(
+      [&](Report& r) {
+        Status c = prepare(clear_locked, rootfs_, opts);
+        r.check("clear_locked_refused", !c, "accepted");
+        r.put("clear_locked_message", c ? "" : c.error().message());
+        r.status("prepare", prepare(spec, rootfs_, opts));
+        r.status("enter", enter(rootfs_, opts));
+        r.status("finalize", finalize(spec, opts));
+        struct stat s {};
+        r.check("dev_null", stat("/dev/null", &s) == 0 && S_ISCHR(s.st_mode) && s.st_rdev == makedev(1, 3));
+        r.check("dev_null_bound", !mountinfo_line("/dev/null").empty(), "no mount at /dev/null");
+        r.check("dev_zero_bound", !mountinfo_line("/dev/zero").empty(), "no mount at /dev/zero");
+        r.check("proc", is_fs("/proc", PROC_SUPER_MAGIC));
+        r.check("sysfs", is_fs("/sys", SYSFS_MAGIC) && has_vfs_flag("/sys", ST_RDONLY));
+        r.check("kcore_masked", access("/proc/kcore", F_OK) != 0 || read_or_error("/proc/kcore").empty());
+        r.check("proc_sys_ro", write_errno("/proc/sys/kernel/shmmax") == EROFS);
+        r.check("root_ro", write_errno("/newfile", true) == EROFS);
+        r.check("locked_kept", has_vfs_flag("/locked", ST_RDONLY | ST_NOSUID | ST_NODEV) &&
+                                   read_or_error("/locked/f") == "L");
+      },
+      iso);
+  expect_ok(kv, {"clear_locked_refused", "prepare", "enter", "finalize", "dev_null", "dev_null_bound",
+                 "dev_zero_bound", "proc", "sysfs", "kcore_masked", "proc_sys_ro", "root_ro", "locked_kept"});
+  EXPECT_NE(kv["clear_locked_message"].find("mount `" + locked + "` on `/locked`"), std::string::npos)
+      << kv["clear_locked_message"];
+}
+
+// A user namespace that shares the host's network namespace cannot mount sysfs: /sys is an rbind of the host's.
+TEST_F(RootfsRootTest, UserNamespaceWithoutNetnsBindsSys) {
+  oci::Spec spec = oci::default_spec();
+  spec.linux->namespaces = {{oci::NamespaceType::Pid, ""}, {oci::NamespaceType::Ipc, ""},
+                            {oci::NamespaceType::Uts, ""}, {oci::NamespaceType::Mount, ""},
+                            {oci::NamespaceType::User, ""}};
+  Options opts = opts_;
+  opts.user_namespace = true;
+  Isolation iso;
+  iso.userns = true;
+  iso.netns = false;
+  auto kv = run_isolated(
+      [&](Report& r) {
+        r.status("prepare", prepare(spec, rootfs_, opts));
+        r.status("enter", enter(rootfs_, opts));
+        r.status("finalize", finalize(spec, opts));
+        r.check("sysfs", is_fs("/sys", SYSFS_MAGIC) && has_vfs_flag("/sys", ST_RDONLY));
+        r.check("sysfs_readable", access("/sys/kernel", F_OK) == 0);
+      },
+      iso);
+  expect_ok(kv, {"prepare", "enter", "finalize", "sysfs", "sysfs_readable"});
+}
+
+// With a cgroup namespace each v1 hierarchy is a fresh cgroup mount (showing the namespace's root).
+TEST_F(RootfsRootTest, CgroupNamespace) {
+  struct statfs host {};
+  ASSERT_EQ(statfs("/sys/fs/cgroup", &host), 0);
+  oci::Spec spec = oci::default_spec();
+  spec.linux->namespaces.push_back({oci::NamespaceType::Cgroup, ""});
+  Isolation iso;
+  iso.cgroupns = true;
+  auto kv = run_isolated(
+      [&](Report& r) {
+        r.status("prepare", prepare(spec, rootfs_, opts_));
+        r.status("enter", enter(rootfs_, opts_));
+        r.status("finalize", finalize(spec, opts_));
+        if (static_cast<long>(host.f_type) == CGROUP2_SUPER_MAGIC) {
+          r.check("cgroup", is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC));
+          r.check("memory", true);
+        } else {
+          r.check("cgroup", is_fs("/sys/fs/cgroup", TMPFS_MAGIC) && has_vfs_flag("/sys/fs/cgroup", ST_RDONLY));
+          std::string line = mountinfo_line("/sys/fs/cgroup/memory");
+          r.check("memory", is_fs("/sys/fs/cgroup/memory", CGROUP_SUPER_MAGIC) &&
+                                has_vfs_flag("/sys/fs/cgroup/memory", ST_RDONLY) &&
+                                line.find(" / /sys/fs/cgroup/memory ") != std::string::npos,
+                  line);
+        }
+      },
+      iso);
+  expect_ok(kv, {"prepare", "enter", "finalize", "cgroup", "memory"});
+}
+
+// linux.rootfsPropagation "rshared": the new root is shared after finalize; the host's "/" is not changed.
+TEST_F(RootfsRootTest, RootPropagationShared) {
+  std::string host_before = mountinfo_line("/");
+  oci::Spec spec = oci::default_spec();
+  spec.linux->rootfs_propagation = "rshared";
+  auto kv = run_isolated([&](Report& r) {
+    r.status("prepare", prepare(spec, rootfs_, opts_));
+    r.check("private_before_pivot", mountinfo_line(rootfs_).find("shared:") == std::string::npos,
+            mountinfo_line(rootfs_));
+    r.status("enter", enter(rootfs_, opts_));
+    r.status("finalize", finalize(spec, opts_));
+    r.check("shared_root", mountinfo_line("/").find("shared:") != std::string::npos, mountinfo_line("/"));
+  });
+  expect_ok(kv, {"prepare", "private_before_pivot", "enter", "finalize", "shared_root"});
+  EXPECT_EQ(mountinfo_line("/"), host_before);
 }
 
 }  // namespace
