@@ -169,6 +169,7 @@ class ClientImpl final : public Client {
   Result<std::unique_ptr<Conn>> connect(const Url& url) {
     auto c = std::make_unique<Conn>();
     c->origin = url.origin();
+    c->buf.reserve(256 * 1024);  // Beast reads at most the free capacity per recv(); see server.cc
     beast::error_code ec;
     tcp::resolver resolver(io_);
     auto eps = resolver.resolve(url.host, std::to_string(url.port), ec);
