@@ -7,4 +7,7 @@ namespace berth::cli {
 // `berth registry serve|gc ...`; argv[0] is "registry".
 int registry_main(int argc, char** argv);
 
+// `berth image ls|rm|inspect|tag|save|load|import|export|prune|bootstrap|unpack-layer ...`.
+int image_main(int argc, char** argv);
+
 }  // namespace berth::cli

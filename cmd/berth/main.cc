@@ -13,6 +13,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"image", berth::cli::image_main, "manage local images on --root (ls, rm, tag, save, load, bootstrap, ...)"},
     {"registry", berth::cli::registry_main, "run or maintain an OCI distribution registry (serve, gc)"},
 };
 

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "base/unique_fd.h"
 #include "image/unpack/decompress.h"
+#include "image/unpack/pipeline.h"
 
 namespace berth::image::unpack {
 
@@ -120,7 +121,7 @@ Error diagnose_parent(int root, const std::string& parent, const std::string& en
 }
 
 struct ArchiveCtx {
-  Decompressor* dec;
+  Pipeline* dec;
   Error err;
   bool failed = false;
 };
@@ -544,7 +545,8 @@ Status Applier::finish() {
 
 Result<UnpackResult> apply_layer(Source& in, int dirfd, const UnpackOptions& opts) {
   Decompressor dec(in, opts.compression, opts.max_uncompressed_bytes, opts.hash_compressed);
-  ArchiveCtx ctx{&dec};
+  Pipeline pipe(dec);
+  ArchiveCtx ctx{&pipe};
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
   if (!a) return fail(Errc::Internal, "archive_read_new failed");
   archive_read_support_format_tar(a.get());
@@ -571,7 +573,7 @@ Result<UnpackResult> apply_layer(Source& in, int dirfd, const UnpackOptions& opt
     res.entries++;
   }
   if (ctx.failed) return fail(std::move(ctx.err));
-  BERTH_TRY(dec.drain());
+  BERTH_TRY(pipe.finish());
   BERTH_TRY(ap.finish());
   res.uncompressed_bytes = dec.out_bytes();
   res.compressed_bytes = dec.in_bytes();
