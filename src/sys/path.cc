@@ -31,7 +31,7 @@ class PathBuf {
   }
   bool append(std::string_view s) {
     if (len_ + s.size() >= sizeof buf_) return false;
-    std::memcpy(buf_ + len_, s.data(), s.size());
+    if (!s.empty()) std::memcpy(buf_ + len_, s.data(), s.size());
     len_ += s.size();
     buf_[len_] = 0;
     return true;
@@ -67,6 +67,8 @@ int openat2_retry(int dirfd, const char* path, uint64_t flags, mode_t mode, uint
   }
   return -1;
 }
+
+bool has_nul(std::string_view p) { return p.find('\0') != std::string_view::npos; }
 
 std::string_view strip_slashes(std::string_view p) {
   while (!p.empty() && p.front() == '/') p.remove_prefix(1);
@@ -114,7 +116,7 @@ Result<UniqueFd> open_in_root(int root_fd, std::string_view path, int flags, mod
   std::string_view rel = strip_slashes(path);
   if (!p.assign(rel.empty() ? std::string_view(".") : rel))
     return fail(Errc::InvalidArgument, "path too long: {} bytes", path.size());
-  if (std::memchr(path.data(), 0, path.size()) != nullptr)
+  if (has_nul(path))
     return fail(Errc::InvalidArgument, "path contains a NUL byte");
   int fd = openat2_retry(root_fd, p.c_str(), static_cast<uint64_t>(flags), mode,
                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra_resolve);
@@ -123,7 +125,7 @@ Result<UniqueFd> open_in_root(int root_fd, std::string_view path, int flags, mod
 }
 
 Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode) {
-  if (std::memchr(path.data(), 0, path.size()) != nullptr)
+  if (has_nul(path))
     return fail(Errc::InvalidArgument, "path contains a NUL byte");
   PathBuf rem, tmp, resolved, name;
   char link[PATH_MAX];
@@ -181,7 +183,7 @@ Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mo
 }
 
 Result<UniqueFd> create_file_in_root(int root_fd, std::string_view path, mode_t mode) {
-  if (std::memchr(path.data(), 0, path.size()) != nullptr)
+  if (has_nul(path))
     return fail(Errc::InvalidArgument, "path contains a NUL byte");
   PathBuf cur, tmp;
   char link[PATH_MAX];
