@@ -18,6 +18,7 @@
 #include "flags.h"
 #include "oci/runtime_spec.h"
 #include "runtime/container.h"
+#include "runtime/exe_guard.h"
 #include "runtime/features.h"
 #include "runtime/signals.h"
 
@@ -187,7 +188,7 @@ json stats_json(const runtime::cgroup::Stats& s) {
   return d;
 }
 
-int run_main(const std::vector<std::string>& args) {
+int run_main(const std::vector<std::string>& args, char** argv, char** envp) {
   auto g = parse_flags(kGlobalFlags, args, 1, true);
   if (!g) return report(g.error());
   const Parsed& gp = *g;
@@ -216,6 +217,10 @@ int run_main(const std::vector<std::string>& args) {
   runtime::Runtime rt(ro);
 
   const std::string cmd = gp.positional[0];
+  // Commands that put a runtime process into a container run from a read-only binary (CVE-2019-5736).
+  if (cmd == "create" || cmd == "run" || cmd == "exec") {
+    if (auto st = runtime::ensure_readonly_exe(argv, envp); !st) return report(st.error());
+  }
   // Position of the command in args, to parse its own flags.
   size_t cmd_at = args.size() - (gp.positional.size());
   auto sub = [&](const std::vector<FlagDef>& defs, bool stop = false) { return parse_flags(defs, args, cmd_at + 1, stop); };
@@ -535,7 +540,7 @@ int run_main(const std::vector<std::string>& args) {
 }  // namespace
 }  // namespace berth
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv, char** envp) {
   std::vector<std::string> args(argv, argv + argc);
-  return berth::run_main(args);
+  return berth::run_main(args, argv, envp);
 }
