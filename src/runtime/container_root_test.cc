@@ -1,0 +1,369 @@
+// Real containers from a busybox bundle, driven through the berth-runtime binary (the way containerd, docker
+// and the tests engineer's tables use it) and through the library where that is the point.
+// Container ids start with "core-"; every test has its own --root and cleans up its cgroups.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base/file.h"
+#include "base/unique_fd.h"
+#include "base/testing/root.h"
+#include "base/testing/temp_dir.h"
+#include "runtime/container.h"
+
+extern char** environ;
+
+namespace berth::runtime {
+namespace {
+
+using nlohmann::json;
+
+std::string build_dir() {
+  const char* b = getenv("BERTH_BUILD_DIR");
+  return b ? b : "build";
+}
+std::string source_dir() {
+  const char* s = getenv("BERTH_SOURCE_DIR");
+  return s ? s : ".";
+}
+std::string runtime_bin() { return build_dir() + "/cmd/berth-runtime/berth-runtime"; }
+
+struct CmdResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs argv with stdout/stderr captured in files (a container keeps inherited pipes open).
+CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& tmp) {
+  std::string outp = tmp + "/.out", errp = tmp + "/.err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int o = ::open(outp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = ::open(errp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int n = ::open("/dev/null", O_RDONLY);
+    ::dup2(n, 0);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<char*> av;
+    for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    ::execv(av[0], av.data());
+    _exit(126);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  CmdResult r;
+  r.code = exit_code_from_status(st);
+  r.out = read_file(outp).value_or("");
+  r.err = read_file(errp).value_or("");
+  return r;
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BERTH_REQUIRE_ROOT();
+    if (::access(runtime_bin().c_str(), X_OK) != 0) GTEST_SKIP() << "berth-runtime not built: " << runtime_bin();
+    root_ = tmp_ / "state";
+    bundle_ = tmp_ / "bundle";
+    std::string cmd = "PROBE=none " + source_dir() + "/tests/helpers/mkbundle.sh " + bundle_ + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    auto text = read_file(bundle_ + "/config.json");
+    ASSERT_TRUE(text);
+    config_ = json::parse(*text);
+  }
+  void TearDown() override {
+    // Nothing may outlive a test: force-delete whatever is left.
+    for (const auto& id : ids_) run_cmd({runtime_bin(), "--root", root_, "delete", "--force", id}, tmp_.path());
+  }
+
+  void set_args(const std::vector<std::string>& args) {
+    config_["process"]["args"] = args;
+    ASSERT_TRUE(write_file_atomic(bundle_ + "/config.json", config_.dump()));
+  }
+  std::string id(const std::string& name) {
+    std::string i = "core-" + name + "-" + std::to_string(::getpid());
+    ids_.push_back(i);
+    return i;
+  }
+  CmdResult rt(std::vector<std::string> args) {
+    args.insert(args.begin(), {runtime_bin(), "--root", root_});
+    return run_cmd(args, tmp_.path());
+  }
+  std::string status(const std::string& cid) {
+    auto r = rt({"state", cid});
+    if (r.code != 0) return "error: " + r.err;
+    return json::parse(r.out).value("status", "");
+  }
+  int pid_of(const std::string& cid) {
+    auto r = rt({"state", cid});
+    return r.code == 0 ? json::parse(r.out).value("pid", 0) : 0;
+  }
+
+  testing::TempDir tmp_;
+  std::string root_, bundle_;
+  json config_;
+  std::vector<std::string> ids_;
+};
+
+TEST_F(ContainerTest, RunPropagatesExitCodes) {
+  set_args({"true"});
+  EXPECT_EQ(rt({"run", "-b", bundle_, id("true")}).code, 0);
+  set_args({"sh", "-c", "exit 3"});
+  auto r = rt({"run", "--bundle", bundle_, id("three")});
+  EXPECT_EQ(r.code, 3) << r.err;
+  set_args({"sh", "-c", "echo out; echo err >&2"});
+  r = rt({"run", "-bundle", bundle_, id("stdio")});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  // Nothing left in the state root after foreground runs.
+  auto left = StateStore(root_).list();
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
+}
+
+TEST_F(ContainerTest, RunKilledBySignalExits128PlusSignal) {
+  set_args({"sleep", "100"});
+  std::string cid = id("killed");
+  pid_t runner = ::fork();
+  if (runner == 0) {
+    int n = ::open("/dev/null", O_RDWR);
+    ::dup2(n, 0);
+    ::dup2(n, 1);
+    ::dup2(n, 2);
+    ::execl(runtime_bin().c_str(), runtime_bin().c_str(), "--root", root_.c_str(), "run", "-b", bundle_.c_str(),
+            cid.c_str(), nullptr);
+    _exit(126);
+  }
+  // Wait until it runs (no sleeps in assertions: poll the state, bounded).
+  for (int i = 0; i < 2000 && status(cid) != "running"; ++i) ::usleep(5000);
+  ASSERT_EQ(status(cid), "running");
+  ASSERT_EQ(rt({"kill", cid, "KILL"}).code, 0);
+  int st = 0;
+  ASSERT_EQ(::waitpid(runner, &st, 0), runner);
+  EXPECT_EQ(exit_code_from_status(st), 128 + SIGKILL);
+}
+
+TEST_F(ContainerTest, CreateStartStateKillDelete) {
+  set_args({"sleep", "100"});
+  std::string cid = id("life");
+  auto r = rt({"create", "-b", bundle_, "--pid-file", tmp_ / "pid", cid});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(status(cid), "created");
+  int pid = pid_of(cid);
+  EXPECT_GT(pid, 0);
+  EXPECT_EQ(read_file(tmp_ / "pid").value_or(""), std::to_string(pid));
+  auto list = rt({"list", "--format", "json"});
+  ASSERT_EQ(list.code, 0);
+  auto arr = json::parse(list.out);
+  ASSERT_EQ(arr.size(), 1u);
+  EXPECT_EQ(arr[0]["id"], cid);
+  EXPECT_EQ(arr[0]["status"], "created");
+
+  ASSERT_EQ(rt({"start", cid}).code, 0);
+  EXPECT_EQ(status(cid), "running");
+  EXPECT_NE(rt({"start", cid}).code, 0);  // only once
+  auto del = rt({"delete", cid});
+  EXPECT_NE(del.code, 0);
+  EXPECT_NE(del.err.find("not stopped"), std::string::npos) << del.err;
+
+  ASSERT_EQ(rt({"kill", cid, "TERM"}).code, 0);  // sleep as pid 1 ignores TERM: still running
+  ASSERT_EQ(rt({"kill", cid, "9"}).code, 0);
+  for (int i = 0; i < 2000 && status(cid) != "stopped"; ++i) ::usleep(5000);
+  EXPECT_EQ(status(cid), "stopped");
+  EXPECT_NE(rt({"kill", cid, "KILL"}).code, 0);
+  ASSERT_EQ(rt({"delete", cid}).code, 0);
+  EXPECT_NE(rt({"state", cid}).code, 0);
+  EXPECT_NE(::access((root_ + "/" + cid).c_str(), F_OK), 0);
+  EXPECT_NE(::access(("/sys/fs/cgroup/memory/berth/" + cid).c_str(), F_OK), 0);
+}
+
+TEST_F(ContainerTest, DeleteCreatedContainerKillsInit) {
+  set_args({"true"});
+  std::string cid = id("created-del");
+  ASSERT_EQ(rt({"create", "-b", bundle_, cid}).code, 0);
+  int pid = pid_of(cid);
+  ASSERT_GT(pid, 0);
+  auto start = process_start_time(pid);
+  ASSERT_TRUE(start);
+  ASSERT_EQ(rt({"delete", cid}).code, 0);
+  EXPECT_FALSE(process_matches(pid, *start));
+}
+
+TEST_F(ContainerTest, ExecJoinsTheContainer) {
+  set_args({"sleep", "100"});
+  config_["hostname"] = "core-host";
+  std::string cid = id("exec");
+  set_args({"sleep", "100"});
+  ASSERT_EQ(rt({"run", "-d", "-b", bundle_, cid}).code, 0);
+  auto r = rt({"exec", cid, "sh", "-c", "echo $(hostname) $X $(pwd); exit 7"});
+  EXPECT_EQ(r.code, 7) << r.err;
+  r = rt({"exec", "-e", "X=1", "--cwd", "/tmp", cid, "sh", "-c", "echo $(hostname) $X $(pwd) $(id -u)"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "core-host 1 /tmp 0\n");
+  r = rt({"exec", "--user", "1000:1000", cid, "id", "-u"});
+  EXPECT_EQ(r.out, "1000\n") << r.err;
+  // The exec'd process lives in the container's pid namespace and cgroup.
+  r = rt({"exec", cid, "sh", "-c", "echo $$"});
+  EXPECT_NE(r.out, "1\n");
+  auto ps = rt({"ps", "--format", "json", cid});
+  ASSERT_EQ(ps.code, 0);
+  EXPECT_EQ(json::parse(ps.out).size(), 1u);  // only init is left
+  r = rt({"exec", cid, "no-such-binary"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("executable file not found"), std::string::npos) << r.err;
+}
+
+TEST_F(ContainerTest, PauseResume) {
+  set_args({"sleep", "100"});
+  std::string cid = id("pause");
+  ASSERT_EQ(rt({"run", "--detach", "-b", bundle_, cid}).code, 0);
+  ASSERT_EQ(rt({"pause", cid}).code, 0);
+  EXPECT_EQ(status(cid), "paused");
+  EXPECT_NE(rt({"pause", cid}).code, 0);
+  ASSERT_EQ(rt({"resume", cid}).code, 0);
+  EXPECT_EQ(status(cid), "running");
+  EXPECT_NE(rt({"resume", cid}).code, 0);
+  ASSERT_EQ(rt({"delete", "--force", cid}).code, 0);
+}
+
+TEST_F(ContainerTest, ReusedPidIsNeverSignalled) {
+  set_args({"sleep", "100"});
+  std::string cid = id("reuse");
+  ASSERT_EQ(rt({"run", "-d", "-b", bundle_, cid}).code, 0);
+  int pid = pid_of(cid);
+  // Make the record describe a different process with the same pid (what a recycled pid looks like).
+  StateStore store(root_);
+  auto s = store.load(cid);
+  ASSERT_TRUE(s);
+  uint64_t real = s->start_time;
+  s->start_time = real + 12345;
+  ASSERT_TRUE(store.save(*s));
+  EXPECT_EQ(status(cid), "stopped");
+  EXPECT_NE(rt({"kill", cid, "KILL"}).code, 0);
+  EXPECT_TRUE(process_matches(pid, real));  // untouched
+  s->start_time = real;
+  ASSERT_TRUE(store.save(*s));
+  EXPECT_EQ(status(cid), "running");
+  ASSERT_EQ(rt({"delete", "-f", cid}).code, 0);
+  EXPECT_FALSE(process_matches(pid, real));
+}
+
+TEST_F(ContainerTest, FailedCreateLeavesNothingBehind) {
+  set_args({"true"});
+  config_["mounts"].push_back({{"destination", "/mnt/x"}, {"type", "bogusfs"}, {"source", "none"}});
+  ASSERT_TRUE(write_file_atomic(bundle_ + "/config.json", config_.dump()));
+  std::string cid = id("fail");
+  auto r = rt({"create", "-b", bundle_, cid});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bogusfs"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(::access((root_ + "/" + cid).c_str(), F_OK), 0);
+  for (const char* c : {"memory", "pids", "freezer", "devices", "cpuacct"})
+    EXPECT_NE(::access(fmt::format("/sys/fs/cgroup/{}/berth/{}", c, cid).c_str(), F_OK), 0) << c;
+  // A missing executable fails at create (resolved inside the rootfs before the init waits).
+  set_args({"/no/such/file"});
+  config_["mounts"].erase(config_["mounts"].size() - 1);
+  set_args({"/no/such/file"});
+  r = rt({"create", "-b", bundle_, cid});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(::access((root_ + "/" + cid).c_str(), F_OK), 0);
+}
+
+TEST_F(ContainerTest, NoHostFdLeaksAndPreserveFds) {
+  set_args({"ls", "/proc/self/fd"});
+  int leak = ::open("/", O_RDONLY);  // not O_CLOEXEC: would be inherited by a careless runtime
+  ASSERT_GE(leak, 0);
+  auto r = rt({"run", "-b", bundle_, id("fds")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n1\n2\n3\n");  // 3 is ls's own directory fd
+  ::close(leak);
+}
+
+TEST_F(ContainerTest, CwdOutsideTheRootIsRefused) {
+  // CVE-2024-21626: a cwd reached through an inherited host directory fd must not be accepted.
+  set_args({"pwd"});
+  config_["process"]["cwd"] = "/proc/self/fd/3";
+  ASSERT_TRUE(write_file_atomic(bundle_ + "/config.json", config_.dump()));
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int d = ::open("/tmp", O_RDONLY | O_DIRECTORY);
+    ::dup2(d, 3);
+    int n = ::open("/dev/null", O_RDWR);
+    ::dup2(n, 0);
+    ::dup2(n, 1);
+    int e = ::open((tmp_ / "cwd.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(e, 2);
+    ::execl(runtime_bin().c_str(), runtime_bin().c_str(), "--root", root_.c_str(), "run", "--preserve-fds", "1",
+            "-b", bundle_.c_str(), "core-cwd-escape", nullptr);
+    _exit(126);
+  }
+  ids_.push_back("core-cwd-escape");
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  EXPECT_EQ(exit_code_from_status(st), 1);
+  EXPECT_NE(read_file(tmp_ / "cwd.err").value_or("").find("outside the container root"), std::string::npos)
+      << read_file(tmp_ / "cwd.err").value_or("");
+}
+
+TEST_F(ContainerTest, RuntimeBinaryIsNotWritableFromTheContainer) {
+  // CVE-2019-5736. While the init waits for `start` it is a clone of the runtime: its exe link is the
+  // runtime binary. The handle behind it must be on a read-only mount (EROFS even for host root, who may
+  // open the link), and container processes must not even reach it (non-dumpable).
+  set_args({"true"});
+  std::string cid = id("exe");
+  ASSERT_EQ(rt({"create", "-b", bundle_, cid}).code, 0);
+  int pid = pid_of(cid);
+  ASSERT_GT(pid, 0);
+  // The attack keeps a path handle and reopens it for writing once no runtime process executes the file
+  // (until then the kernel says ETXTBSY).
+  UniqueFd handle(::open(fmt::format("/proc/{}/exe", pid).c_str(), O_PATH | O_CLOEXEC));
+  ASSERT_TRUE(handle);
+  auto r = rt({"exec", cid, "readlink", "/proc/1/exe"});
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "");
+  ASSERT_EQ(rt({"delete", cid}).code, 0);
+  int err = 0;
+  for (int i = 0; i < 400; ++i) {
+    int fd = ::open(fmt::format("/proc/self/fd/{}", handle.get()).c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      err = 0;
+      break;
+    }
+    err = errno;
+    if (err != ETXTBSY) break;
+    ::usleep(5000);
+  }
+  EXPECT_EQ(err, EROFS) << (err ? strerror(err) : "the runtime binary was writable");
+}
+
+TEST_F(ContainerTest, LibraryRunInProcess) {
+  // The engine's monitor uses the library directly: run a container without the CLI.
+  set_args({"sh", "-c", "exit 5"});
+  RuntimeOptions o;
+  o.root = root_;
+  Runtime rt_lib(o);
+  CreateOptions c;
+  c.id = id("lib");
+  c.bundle = bundle_;
+  auto code = rt_lib.run(c, false);
+  ASSERT_TRUE(code) << code.error().message();
+  EXPECT_EQ(*code, 5);
+  auto again = rt_lib.info(c.id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), Errc::NotFound);
+}
+
+}  // namespace
+}  // namespace berth::runtime
