@@ -26,12 +26,16 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-Status write(const std::string& dir, std::string_view name, std::string_view value) {
+Result<UniqueFd> open_for_write(const std::string& dir, std::string_view name) {
   std::string path = join(dir, name);
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (!fd) return fail_errno("open `{}`", path);
+  return fd;
+}
+
+Status write_fd(int fd, const std::string& dir, std::string_view name, std::string_view value) {
   for (;;) {
-    ssize_t n = ::write(fd.get(), value.data(), value.size());
+    ssize_t n = ::write(fd, value.data(), value.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail_errno("write {}={} in {}", name, trim(value), dir);
     // cgroupfs consumes a write whole; a short write only happens on a fake (regular file, full disk).
@@ -39,6 +43,11 @@ Status write(const std::string& dir, std::string_view name, std::string_view val
       return fail(Errc::Internal, "short write {}={} in {}", name, trim(value), dir);
     return ok();
   }
+}
+
+Status write(const std::string& dir, std::string_view name, std::string_view value) {
+  UniqueFd fd = BERTH_TRY(open_for_write(dir, name));
+  return write_fd(fd.get(), dir, name, value);
 }
 
 Result<std::string> read(const std::string& dir, std::string_view name) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace berth::runtime::cgroup::fs {
 
@@ -19,6 +20,10 @@ std::string join(std::string_view dir, std::string_view name);
 
 // Writes value to <dir>/<name> in one write(2) (O_WRONLY|O_TRUNC).
 Status write(const std::string& dir, std::string_view name, std::string_view value);
+// For several values in a row (devices.allow rules): one open, one write(2) per value. O_TRUNC, so on a
+// fake the file ends up holding exactly the values written through this fd.
+Result<UniqueFd> open_for_write(const std::string& dir, std::string_view name);
+Status write_fd(int fd, const std::string& dir, std::string_view name, std::string_view value);
 // Whole file (cgroup files are small; bounded at 1 MiB).
 Result<std::string> read(const std::string& dir, std::string_view name);
 // Trimmed first line.

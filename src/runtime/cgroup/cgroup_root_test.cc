@@ -386,6 +386,51 @@ TEST(CgroupRoot, UnifiedFreezeKillAndEbpfDeviceFilter) {
   EXPECT_FALSE(exists(m->unified_path()));
 }
 
+// What the runtime applies for a plain `run`: deny-all plus the default device list, a memory and a
+// pids limit.
+oci::Resources typical_resources() {
+  oci::Resources r;
+  r.devices.push_back({false, "", std::nullopt, std::nullopt, "rwm"});
+  r.devices.push_back({true, "c", std::nullopt, std::nullopt, "m"});
+  r.devices.push_back({true, "b", std::nullopt, std::nullopt, "m"});
+  for (auto [maj, min] : std::vector<std::pair<int, int>>{{1, 3}, {1, 8}, {1, 7}, {5, 0}, {1, 5}, {1, 9}, {5, 2}, {10, 200}})
+    r.devices.push_back({true, "c", maj, min, "rwm"});
+  r.devices.push_back({true, "c", 136, std::nullopt, "rwm"});
+  r.memory = oci::MemoryResources{};
+  r.memory->limit = 256 << 20;
+  r.pids = oci::PidsResources{1024};
+  return r;
+}
+
+TEST(CgroupRoot, TypicalResourcesCostAndCleanUp) {
+  BERTH_REQUIRE_ROOT();
+  auto layout = detect_layout();
+  ASSERT_TRUE(layout);
+  constexpr int kRounds = 100;
+  using clock = std::chrono::steady_clock;
+  std::vector<double> create_us, destroy_us;
+  oci::Resources r = typical_resources();
+  for (int i = 0; i < kRounds; ++i) {
+    auto t0 = clock::now();
+    auto m = make_manager(*layout, name("typical"), "typical");
+    ASSERT_TRUE(m);
+    ASSERT_TRUE((*m)->create());
+    auto st = (*m)->apply(r);
+    ASSERT_TRUE(st) << st.error().message();
+    auto t1 = clock::now();
+    ASSERT_TRUE((*m)->destroy());
+    auto t2 = clock::now();
+    create_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    destroy_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+  }
+  std::sort(create_us.begin(), create_us.end());
+  std::sort(destroy_us.begin(), destroy_us.end());
+  RecordProperty("typical_create_median_us", std::to_string(create_us[kRounds / 2]));
+  std::printf("cgroup v1 typical (13 device rules, memory, pids), median of %d: create+apply %.1f us, destroy %.1f us\n",
+              kRounds, create_us[kRounds / 2], destroy_us[kRounds / 2]);
+  for (const auto& [c, mount] : layout->v1_mounts) EXPECT_FALSE(exists(mount + name("typical"))) << c;
+}
+
 TEST(CgroupRoot, RepeatedCreateDestroyLeavesNothingBehind) {
   BERTH_REQUIRE_ROOT();
   auto layout = detect_layout();

@@ -294,7 +294,7 @@ TEST_F(V1Test, DeviceRulesAreWrittenToAllowAndDeny) {
   r.devices.push_back({true, "c", 136, std::nullopt, "rw"});
   ASSERT_TRUE(m->apply(r));
   EXPECT_EQ(file("devices", "devices.deny"), "a *:* rwm");
-  EXPECT_EQ(file("devices", "devices.allow"), "c 136:* rw");  // the last allow; the fake keeps one write
+  EXPECT_EQ(file("devices", "devices.allow"), "c 1:3 rwm\nc 136:* rw");
 }
 
 TEST_F(V1Test, DeviceRuleOrderIsTheSpecOrder) {
