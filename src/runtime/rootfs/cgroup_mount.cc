@@ -116,9 +116,10 @@ Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const st
     if (name.empty() || name == "." || name == ".." || !made.insert(name).second) continue;
     if (::mkdirat(tmpfs.get(), name.c_str(), 0755) < 0 && errno != EEXIST) return fail_errno("mkdir `{}`", name);
     std::string sub = dest + "/" + name;
+    // The directory was just made in our own tmpfs, which is already inside the rootfs: no resolution needed.
+    UniqueFd dir(::openat(tmpfs.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) return fail_errno("open `{}`", sub);
     if (c.cgroupns) {
-      UniqueFd dir(::openat(tmpfs.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!dir) return fail_errno("open `{}`", sub);
       std::string data;
       for (const std::string& ctl : h.controllers) data += (data.empty() ? "" : ",") + ctl;
       uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
@@ -129,7 +130,8 @@ Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const st
     } else {
       MountOptions b = o;
       b.flags |= MS_BIND | MS_REC;
-      BERTH_TRY(bind_mount(c, h.source, sub, b));
+      UniqueFd tree = BERTH_TRY_CTX(clone_tree(AT_FDCWD, h.source, true), "mount `{}` on `{}`", h.source, sub);
+      BERTH_TRY_CTX(bind_prepared(tree.get(), dir.get(), b), "mount `{}` on `{}`", h.source, sub);
     }
     // Co-mounted controllers get a symlink per controller: cpu -> cpu,cpuacct.
     if (name.find(',') != std::string::npos) {

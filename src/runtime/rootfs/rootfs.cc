@@ -163,36 +163,40 @@ Status attach_with_options(int mnt, int target, const MountOptions& o) {
   return ok();
 }
 
+Status bind_prepared(int tree, int target, const MountOptions& o) {
+  unsigned long extra = o.flags & ~static_cast<unsigned long>(MS_BIND | MS_REC | MS_REMOUNT);
+  if (extra || o.clear_flags) {
+    bool atime_given = false;
+    uint64_t set = ms_to_mount_attr(o.flags, &atime_given);
+    uint64_t explicit_clr = ms_to_mount_attr(o.clear_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                                              MS_NODIRATIME | MS_NOSYMFOLLOW));
+    uint64_t atime_clr = atime_given ? MOUNT_ATTR__ATIME : 0;
+    if ((o.clear_flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) && !atime_given) {
+      // "atime"/"norelatime"/"nostrictatime" alone: fall back to the kernel default (relatime).
+      atime_clr = MOUNT_ATTR__ATIME;
+    }
+    // First as "mount --bind -o opts": exactly the requested flags. In a user namespace some of the source's
+    // flags are locked (MNT_LOCK_*) and clearing them fails with EPERM; then keep what the source has and
+    // only add, failing if the config explicitly asked to clear a locked flag.
+    auto first = set_attr(tree, false, set, ((kBindResetAttrs & ~set) | explicit_clr | atime_clr) & ~set);
+    if (!first) {
+      if (first.error().sys_errno() != EPERM) return fail(std::move(first).error());
+      auto second = set_attr(tree, false, set, (explicit_clr | atime_clr) & ~set);
+      if (!second)
+        return fail(std::move(second).error().wrap(
+            fmt::format("cannot apply `{}` (the source has locked flags)", mount_flags_string(o.flags))));
+    }
+  }
+  return attach_with_options(tree, target, o);
+}
+
 Status bind_mount(Context& c, const std::string& source, const std::string& dest, const MountOptions& o) {
   auto run = [&]() -> Status {
     UniqueFd tree = BERTH_TRY(clone_tree(AT_FDCWD, source, o.is_recursive()));
     struct stat st {};
     if (::fstat(tree.get(), &st) < 0) return fail_errno("fstat source");
     UniqueFd target = BERTH_TRY(open_mountpoint(c, dest, "bind", !S_ISDIR(st.st_mode), tree.get()));
-    unsigned long extra = o.flags & ~static_cast<unsigned long>(MS_BIND | MS_REC | MS_REMOUNT);
-    if (extra || o.clear_flags) {
-      bool atime_given = false;
-      uint64_t set = ms_to_mount_attr(o.flags, &atime_given);
-      uint64_t explicit_clr = ms_to_mount_attr(o.clear_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                                                                MS_NODIRATIME | MS_NOSYMFOLLOW));
-      uint64_t atime_clr = atime_given ? MOUNT_ATTR__ATIME : 0;
-      if ((o.clear_flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) && !atime_given) {
-        // "atime"/"norelatime"/"nostrictatime" alone: fall back to the kernel default (relatime).
-        atime_clr = MOUNT_ATTR__ATIME;
-      }
-      // First as "mount --bind -o opts": exactly the requested flags. In a user namespace some of the source's
-      // flags are locked (MNT_LOCK_*) and clearing them fails with EPERM; then keep what the source has and
-      // only add, failing if the config explicitly asked to clear a locked flag.
-      auto first = set_attr(tree.get(), false, set, ((kBindResetAttrs & ~set) | explicit_clr | atime_clr) & ~set);
-      if (!first) {
-        if (first.error().sys_errno() != EPERM) return fail(std::move(first).error());
-        auto second = set_attr(tree.get(), false, set, (explicit_clr | atime_clr) & ~set);
-        if (!second)
-          return fail(std::move(second).error().wrap(
-              fmt::format("cannot apply `{}` (the source has locked flags)", mount_flags_string(o.flags))));
-      }
-    }
-    return attach_with_options(tree.get(), target.get(), o);
+    return bind_prepared(tree.get(), target.get(), o);
   };
   auto st = run();
   if (!st) return fail(std::move(st).error().wrap(fmt::format("mount `{}` on `{}`", source, dest)));
