@@ -2,11 +2,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "base/file.h"
@@ -256,6 +259,32 @@ TEST_F(PathTest, NulAndLongPathsRejected) {
   EXPECT_EQ(create_file_in_root(root_fd_.get(), nul).error().code(), Errc::InvalidArgument);
   std::string longp(10000, 'a');
   EXPECT_EQ(open_in_root(root_fd_.get(), longp, O_PATH).error().code(), Errc::InvalidArgument);
+}
+
+TEST_F(PathTest, SymlinkSwapRaceNeverEscapes) {
+  // CVE-2021-30465 shape: while we resolve, another process keeps exchanging a directory with a symlink
+  // that points outside (absolute host path and relative ../..). Nothing may land outside the root.
+  ASSERT_EQ(mkdir((root_ + "/a").c_str(), 0755), 0);
+  symlink_in_root(outside_, "swap_abs");
+  symlink_in_root("../../../../../../../../" + outside_.substr(1), "swap_rel");
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    const std::string a = root_ + "/a";
+    for (unsigned i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      const std::string other = root_ + (i % 2 ? "/swap_abs" : "/swap_rel");
+      (void)renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, other.c_str(), RENAME_EXCHANGE);
+    }
+  });
+  int created = 0;
+  for (int i = 0; i < 3000; ++i) {
+    if (mkdir_all_in_root(root_fd_.get(), "a/b/c" + std::to_string(i % 7))) ++created;
+    if (create_file_in_root(root_fd_.get(), "a/f" + std::to_string(i % 5))) ++created;
+    if (open_in_root(root_fd_.get(), "a/g", O_CREAT | O_WRONLY, 0644)) ++created;
+  }
+  stop = true;
+  flipper.join();
+  EXPECT_GT(created, 0);
+  // TearDown checks that outside/ is still empty.
 }
 
 TEST(Path, CleanPath) {
