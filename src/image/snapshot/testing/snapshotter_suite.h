@@ -1,0 +1,96 @@
+#pragma once
+// Conformance suite for Snapshotter implementations (no root: exercises lifecycle, layout and errors; mounts
+// are only checked for their shape). Instantiate with a factory, as content_suite.h does.
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/file.h"
+#include "base/testing/temp_dir.h"
+#include "image/snapshot/snapshotter.h"
+
+namespace berth::image::snapshot {
+
+struct SnapshotterFactory {
+  std::function<std::unique_ptr<Snapshotter>(const std::string& dir)> make;
+};
+
+class SnapshotterSuite : public ::testing::TestWithParam<SnapshotterFactory> {
+ protected:
+  void SetUp() override { s_ = GetParam().make(dir_.path()); }
+  // Prepares key over parent, writes files into it, commits it as name.
+  void layer(const std::string& name, const std::string& parent, const std::string& file, const std::string& data) {
+    auto m = s_->prepare("extract-" + name, parent);
+    ASSERT_TRUE(m) << m.error().message();
+    auto w = s_->writable_dir("extract-" + name);
+    ASSERT_TRUE(w) << w.error().message();
+    ASSERT_TRUE(write_file_atomic(*w + "/" + file, data));
+    auto c = s_->commit(name, "extract-" + name);
+    ASSERT_TRUE(c) << c.error().message();
+  }
+  berth::testing::TempDir dir_;
+  std::unique_ptr<Snapshotter> s_;
+};
+
+TEST_P(SnapshotterSuite, PrepareCommitStat) {
+  layer("sha256:base", "", "a", "1");
+  auto i = s_->stat("sha256:base");
+  ASSERT_TRUE(i) << i.error().message();
+  EXPECT_EQ(i->kind, Kind::Committed);
+  EXPECT_EQ(i->parent, "");
+  EXPECT_EQ(s_->stat("extract-sha256:base").error().code(), Errc::NotFound);
+  layer("sha256:child", "sha256:base", "b", "2");
+  EXPECT_EQ(s_->stat("sha256:child")->parent, "sha256:base");
+  EXPECT_EQ(s_->writable_dir("sha256:child").error().code(), Errc::InvalidArgument);
+  int n = 0;
+  ASSERT_TRUE(s_->walk([&](const Info&) {
+    n++;
+    return ok();
+  }));
+  EXPECT_EQ(n, 2);
+}
+
+TEST_P(SnapshotterSuite, ActiveMountsCoverParents) {
+  layer("l1", "", "a", "1");
+  auto m = s_->prepare("ctr", "l1");
+  ASSERT_TRUE(m) << m.error().message();
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_TRUE((*m)[0].type == "overlay" || (*m)[0].type == "bind");
+  auto again = s_->mounts("ctr");
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)[0].options, (*m)[0].options);
+  auto v = s_->view("v", "l1");
+  ASSERT_TRUE(v) << v.error().message();
+  bool ro = false;
+  for (auto& o : (*v)[0].options) ro |= o == "ro" || o.starts_with("lowerdir=");
+  EXPECT_TRUE(ro);
+}
+
+TEST_P(SnapshotterSuite, Errors) {
+  EXPECT_EQ(s_->prepare("x", "missing").error().code(), Errc::NotFound);
+  ASSERT_TRUE(s_->prepare("active", ""));
+  EXPECT_EQ(s_->prepare("active", "").error().code(), Errc::AlreadyExists);
+  EXPECT_EQ(s_->prepare("y", "active").error().code(), Errc::InvalidArgument);  // parent not committed
+  layer("base", "", "f", "x");
+  layer("kid", "base", "g", "y");
+  EXPECT_EQ(s_->remove("base").error().code(), Errc::FailedPrecondition);
+  ASSERT_TRUE(s_->remove("kid"));
+  ASSERT_TRUE(s_->remove("base"));
+  EXPECT_EQ(s_->remove("base").error().code(), Errc::NotFound);
+  EXPECT_EQ(s_->commit("c", "nope").error().code(), Errc::NotFound);
+}
+
+TEST_P(SnapshotterSuite, SecondCommitOfSameLayerLoses) {
+  ASSERT_TRUE(s_->prepare("e1", ""));
+  ASSERT_TRUE(s_->prepare("e2", ""));
+  ASSERT_TRUE(s_->commit("sha256:same", "e1"));
+  auto r = s_->commit("sha256:same", "e2");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::AlreadyExists);
+  EXPECT_EQ(s_->stat("e2").error().code(), Errc::NotFound);  // the loser's work is gone
+}
+
+}  // namespace berth::image::snapshot
