@@ -18,6 +18,8 @@ namespace {
 struct StatusMasks {
   uint64_t bnd = 0, eff = 0, prm = 0, inh = 0, amb = 0;
   uid_t uid = 0;
+  gid_t gid = 0;
+  std::string groups;
 };
 
 // Runs fn in a forked child; the child writes /proc/self/status's cap lines back through a pipe.
@@ -59,6 +61,14 @@ Result<StatusMasks> in_child(const std::function<Status()>& fn) {
   m.amb = field("CapAmb:\t");
   size_t u = text->find("Uid:\t");
   m.uid = static_cast<uid_t>(std::strtoul(text->c_str() + u + 5, nullptr, 10));
+  size_t g = text->find("Gid:\t");
+  m.gid = static_cast<gid_t>(std::strtoul(text->c_str() + g + 5, nullptr, 10));
+  size_t gs = text->find("Groups:\t");
+  if (gs != std::string::npos) {
+    size_t end = text->find('\n', gs);
+    m.groups = text->substr(gs + 8, end - gs - 8);
+    while (!m.groups.empty() && m.groups.back() == ' ') m.groups.pop_back();
+  }
   return m;
 }
 
@@ -107,6 +117,8 @@ TEST(CapsRoot, SwitchUserKeepsCapsForApply) {
   });
   ASSERT_TRUE(m) << m.error().message();
   EXPECT_EQ(m->uid, 1000u);
+  EXPECT_EQ(m->gid, 1000u);
+  EXPECT_EQ(m->groups, "1234 5678");
   EXPECT_EQ(m->bnd, bit(CAP_KILL) | bit(CAP_NET_RAW));
   EXPECT_EQ(m->prm, bit(CAP_KILL) | bit(CAP_NET_RAW));
   EXPECT_EQ(m->eff, bit(CAP_KILL) | bit(CAP_NET_RAW));

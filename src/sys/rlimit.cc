@@ -1,6 +1,8 @@
 #include "sys/rlimit.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -22,6 +24,18 @@ constexpr Entry kLimits[] = {
     {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
 };
 static_assert(sizeof kLimits / sizeof kLimits[0] == RLIMIT_NLIMITS);
+
+// fs.nr_open without allocating (0 if unreadable).
+uint64_t read_nr_open() {
+  int fd = ::open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[32];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  uint64_t v = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) v = v * 10 + static_cast<uint64_t>(buf[i] - '0');
+  return v;
+}
 
 }  // namespace
 
@@ -45,6 +59,13 @@ Status set_rlimit(int resource, uint64_t soft, uint64_t hard) {
   struct rlimit64 old{};
   if (::prlimit64(0, static_cast<__rlimit_resource>(resource), &want, &old) == 0) return ok();
   int err = errno;
+  if (err == EPERM && resource == RLIMIT_NOFILE) {
+    // The kernel also answers EPERM (not EINVAL) for a nofile limit above fs.nr_open, even with the capability.
+    uint64_t nr_open = read_nr_open();
+    if (nr_open && hard > nr_open)
+      return fail(Error(Errc::InvalidArgument,
+                        fmt::format("set RLIMIT_NOFILE hard limit {} above fs.nr_open ({})", hard, nr_open), EPERM));
+  }
   if (err == EPERM) {
     struct rlimit64 cur{};
     if (::prlimit64(0, static_cast<__rlimit_resource>(resource), nullptr, &cur) == 0 && hard > cur.rlim_max)
@@ -53,8 +74,6 @@ Status set_rlimit(int resource, uint64_t soft, uint64_t hard) {
                                     rlimit_name(resource), hard, cur.rlim_max),
                         EPERM));
   }
-  if (err == EINVAL && resource == RLIMIT_NOFILE)
-    return fail_errno_n(err, "set RLIMIT_NOFILE to {}/{} (above fs.nr_open?)", soft, hard);
   return fail_errno_n(err, "set {} to soft {} hard {}", rlimit_name(resource), soft, hard);
 }
 

@@ -2,6 +2,7 @@
 
 #include <linux/capability.h>
 
+#include "base/file.h"
 #include "sys/caps.h"
 
 #include <gtest/gtest.h>
@@ -85,6 +86,17 @@ TEST(Rlimit, RaisingHardWithoutCapSysResourceIsReported) {
               return 0;
             }),
             0);
+}
+
+TEST(Rlimit, NofileAboveNrOpenIsNamed) {
+  auto text = read_file("/proc/sys/fs/nr_open");
+  ASSERT_TRUE(text);
+  uint64_t nr_open = std::strtoull(text->c_str(), nullptr, 10);
+  ASSERT_GT(nr_open, 0u);
+  auto r = set_rlimit(RLIMIT_NOFILE, 64, nr_open + 1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::InvalidArgument);
+  EXPECT_NE(r.error().message().find("nr_open"), std::string::npos) << r.error().message();
 }
 
 }  // namespace
