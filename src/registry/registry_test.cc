@@ -1,16 +1,20 @@
 // Our registry client against our registry server, on loopback with an ephemeral port, plus the server's
 // protocol edges driven with the raw HTTP client.
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "base/file.h"
 #include "base/testing/temp_dir.h"
 #include "image/registry/client.h"
+#include "image/registry/content_adapter.h"
 #include "net/http/client.h"
+#include "net/http/server.h"
 #include "oci/image_spec.h"
 #include "registry/htpasswd.h"
 #include "registry/server.h"
@@ -115,7 +119,8 @@ TEST_F(Registry, PushThenPullRoundTripsEveryBlob) {
   EXPECT_EQ(pushed.blobs_existing, 0);
   EXPECT_EQ(std::count_if(events.begin(), events.end(), [](auto& e) { return e.state == ProgressState::Pushed; }), 4);
 
-  auto dst = store("dst");
+  // Pull into image/content's LocalStore (through the adapter), as `berth image pull` does.
+  auto dst = image::registry::open_local_content_store(dir_ / "content").value();
   events.clear();
   image::registry::PullOptions pl;
   pl.progress = [&](const ProgressEvent& e) { events.push_back(e); };
@@ -239,6 +244,87 @@ TEST_F(Registry, HtpasswdBasicAuth) {
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.headers.get("WWW-Authenticate"), "Basic realm=\"berth-registry\"");
   EXPECT_EQ(code_of(r), "UNAUTHORIZED");
+}
+
+// A token-auth front end (like a registry behind an auth server): /token checks Basic credentials and issues
+// tokens; everything else needs "Bearer <issued token>" and is proxied to our registry server.
+TEST_F(Registry, BearerTokenFromChallenge) {
+  start();
+  std::mutex tmu;
+  std::vector<std::string> scopes;
+  std::set<std::string> issued;
+  auto upstream = http::Client::make();
+  std::unique_ptr<http::Server> front;
+  front = http::Server::start({}, [&](http::ServerRequest& q, http::ServerResponse& r) {
+            auto t = http::parse_target(q.target());
+            auto auth = q.headers().get("Authorization").value_or("");
+            if (t.path == "/token") {
+              if (auth != "Basic " + image::registry::base64_encode("alice:s3cret")) {
+                (void)r.send(401, {}, "{}");
+                return;
+              }
+              std::lock_guard lk(tmu);
+              for (const auto& [k, v] : t.query)
+                if (k == "scope") scopes.push_back(v);
+              std::string tok = fmt::format("tok-{}", issued.size());
+              issued.insert(tok);
+              (void)r.send(200, {}, nlohmann::json{{"token", tok}, {"expires_in", 300}}.dump());
+              return;
+            }
+            bool ok_token = false;
+            {
+              std::lock_guard lk(tmu);
+              ok_token = auth.rfind("Bearer ", 0) == 0 && issued.count(auth.substr(7));
+            }
+            if (!ok_token) {
+              http::Headers h;
+              h.add("WWW-Authenticate", fmt::format("Bearer realm=\"http://127.0.0.1:{}/token\",service=\"berth-test\"",
+                                                    front->port()));
+              (void)r.send(401, h, R"({"errors":[{"code":"UNAUTHORIZED","message":"token required"}]})");
+              return;
+            }
+            http::ClientRequest up;
+            up.method = q.method();
+            up.url = http::parse_url(fmt::format("http://{}{}", host_, q.target())).value();
+            for (const auto& [k, v] : q.headers().items())
+              if (!http::iequals(k, "Authorization") && !http::iequals(k, "Host") && !http::iequals(k, "Content-Length"))
+                up.headers.add(k, v);
+            up.body = q.read_all(64 << 20).value();
+            up.max_redirects = 0;
+            auto resp = upstream->send(up).value();
+            http::Headers h;
+            std::optional<uint64_t> len;
+            for (const auto& [k, v] : resp.headers.items()) {
+              if (http::iequals(k, "Content-Length")) len = std::stoull(v);
+              else if (!http::iequals(k, "Connection")) h.add(k, v);
+            }
+            (void)r.send(resp.status, h, resp.body, len);
+          }).value();
+  std::string fhost = fmt::format("127.0.0.1:{}", front->port());
+  auto src = store("src");
+  auto md = make_image(*src, 2, 50 << 10, 11);
+  auto ref = parse_reference(fhost + "/app:v1").value();
+  image::registry::ClientOptions co;
+  co.credentials[fhost] = {"alice", "s3cret", ""};
+  RegistryClient client(co);
+  auto pushed = client.push(ref, *src, md);
+  ASSERT_TRUE(pushed) << pushed.error().message();
+  auto dst = store("dst");
+  auto pulled = client.pull(ref, *dst);
+  ASSERT_TRUE(pulled) << pulled.error().message();
+  EXPECT_EQ(pulled->manifest_digest, md);
+  {
+    std::lock_guard lk(tmu);
+    EXPECT_NE(std::find(scopes.begin(), scopes.end(), "repository:app:pull,push"), scopes.end());
+    EXPECT_NE(std::find(scopes.begin(), scopes.end(), "repository:app:pull"), scopes.end());
+    // Tokens are cached per scope: one fetch per scope, not one per request.
+    EXPECT_EQ(scopes.size(), 2u) << fmt::format("{}", fmt::join(scopes, " | "));
+  }
+  RegistryClient anon({});
+  auto denied = anon.pull(ref, *store("dst2"));
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code(), Errc::PermissionDenied);
+  front->stop();
 }
 
 TEST_F(Registry, IndexPullSelectsLinuxAmd64) {

@@ -12,6 +12,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "image/registry/content_adapter.h"
 #include "image/registry/reference.h"
 #include "oci/image_spec.h"
 
@@ -69,7 +70,7 @@ bool valid_uuid(std::string_view u) {
 Result<std::unique_ptr<Storage>> Storage::open(const std::string& root) {
   BERTH_TRY(mkdir_all(root + "/repositories"));
   BERTH_TRY(mkdir_all(root + "/uploads"));
-  auto b = BERTH_TRY(image::registry::FsBlobStore::open(root));
+  auto b = BERTH_TRY(image::registry::open_local_content_store(root));
   return std::unique_ptr<Storage>(new Storage(root, std::move(b)));
 }
 
@@ -327,7 +328,8 @@ Result<GcStats> Storage::gc(bool delete_untagged) {
   for (const auto& repo : repos) {
     std::string ldir = repo_dir(repo) + "/_layers/sha256";
     for (const auto& n : list_dir(ldir))
-      if (!exists(root_ + "/blobs/sha256/" + n)) ::unlink((ldir + "/" + n).c_str());
+      if (auto d = Digest::from_hex(oci::DigestAlgorithm::Sha256, n); !d || !blobs_->info(*d))
+        ::unlink((ldir + "/" + n).c_str());
   }
   for (const auto& u : list_dir(root_ + "/uploads")) {
     (void)blobs_->abort_ingest("upload-" + u);

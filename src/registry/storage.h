@@ -3,7 +3,7 @@
 // links so a blob or manifest is visible only in repositories that received (or mounted) it.
 //
 //   <root>/
-//     blobs/sha256/<hex>, ingest/...          FsBlobStore: blob content, manifests included
+//     blobs/sha256/<hex>, ingest/...          image/content's LocalStore: blob content, manifests included
 //     repositories/<name>/                    <name> may contain '/', each component validated first
 //       _layers/sha256/<hex>                  empty file: blob linked into this repository
 //       _manifests/revisions/sha256/<hex>     the manifest's media type (its bytes are blob <hex>)
@@ -98,12 +98,12 @@ class Storage {
   Result<GcStats> gc(bool delete_untagged);
 
  private:
-  Storage(std::string root, std::unique_ptr<image::registry::FsBlobStore> b) : root_(std::move(root)), blobs_(std::move(b)) {}
+  Storage(std::string root, std::unique_ptr<BlobStore> b) : root_(std::move(root)), blobs_(std::move(b)) {}
   std::string repo_dir(const std::string& repo) const { return root_ + "/repositories/" + repo; }
   Result<std::optional<Digest>> resolve(const std::string& repo, const std::string& reference);
 
   std::string root_;
-  std::unique_ptr<image::registry::FsBlobStore> blobs_;
+  std::unique_ptr<BlobStore> blobs_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Upload>> uploads_;  // guarded by mu_
 };

@@ -115,8 +115,8 @@ def wait_ready(url, proc):
     return False
 
 
-def start_berth(root):
-    p = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root", root],
+def start_berth(root, *extra):
+    p = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root", root, *extra],
                          stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     port = int(line.split(" port ")[1].split(",")[0])
@@ -219,6 +219,31 @@ def main():
         r = run(BERTH, "registry", "copy", "--mount-from", "interop/img", f"oci:{src}:v1",
                 f"docker://{berth_host}/mounted/img:v1", env=env)
         check(r.returncode == 0 and "4 mounted" in r.stdout, "berth push with cross-repository mount on berth")
+
+        # TLS: berth registry serve --tls-cert/--tls-key; skopeo trusts the CA via --dest-cert-dir, and berth's
+        # client reaches the loopback registry over https (plain http would be refused by a TLS listener)
+        certs = os.path.join(tmp, "certs")
+        os.makedirs(certs)
+        r = run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", os.path.join(certs, "key.pem"),
+                "-out", os.path.join(certs, "ca.crt"))
+        check(r.returncode == 0, "self-signed certificate for 127.0.0.1")
+        tp, tls_host = start_berth(os.path.join(tmp, "tls-root"), "--tls-cert", os.path.join(certs, "ca.crt"),
+                                   "--tls-key", os.path.join(certs, "key.pem"))
+        procs.append(tp)
+        r = run("skopeo", "copy", f"--dest-cert-dir={certs}", f"oci:{src}:v1", f"docker://{tls_host}/tls/img:v1",
+                env=env)
+        check(r.returncode == 0, "skopeo copy into berth over TLS with certificate verification")
+        out5 = os.path.join(tmp, "out5")
+        r = run(BERTH, "registry", "copy", f"docker://{tls_host}/tls/img:v1", f"oci:{out5}:v1", env=env)
+        check(r.returncode == 0 and layout_manifest(out5) == md and same_blobs(src, out5, digests),
+              "berth client pull over TLS: equal digests")
+        try:
+            urllib.request.urlopen(f"http://{tls_host}/v2/", timeout=5)
+            plain = True
+        except Exception:  # noqa: BLE001
+            plain = False
+        check(not plain, "the TLS listener refuses plain HTTP")
     finally:
         for p in procs:
             p.terminate()

@@ -101,6 +101,7 @@ struct RegistryClient::Impl {
   std::unique_ptr<http::Client> http_noverify;  // for insecure registries
   std::mutex mu;
   std::mutex progress_mu;
+  std::mutex token_fetch_mu;  // serialises token fetches (held without mu)
 
   struct Endpoint {
     std::string base;  // scheme://host[:port]
@@ -175,8 +176,8 @@ struct RegistryClient::Impl {
         continue;
       }
       std::lock_guard lk(mu);
-      endpoints[registry] = e;
-      return e;
+      // A concurrent ping may have won; keep its entry (and the tokens cached on it since).
+      return endpoints.emplace(registry, e).first->second;
     }
     return fail(last ? std::move(*last).wrap(fmt::format("registry {}", registry))
                      : Error(Errc::Unavailable, fmt::format("registry {} unreachable", registry)));
@@ -224,9 +225,18 @@ struct RegistryClient::Impl {
           if (auto it = ep.tokens.find(scope_key); it != ep.tokens.end() && attempt == 0) tok = it->second;
         }
         if (tok.empty()) {
-          tok = BERTH_TRY(fetch_token(registry, e, scopes));
-          std::lock_guard lk(mu);
-          endpoints[registry].tokens[scope_key] = tok;
+          // One fetch per scope even when parallel uploads all miss the cache at once.
+          std::lock_guard fl(token_fetch_mu);
+          {
+            std::lock_guard lk(mu);
+            auto& ep = endpoints[registry];
+            if (auto it = ep.tokens.find(scope_key); it != ep.tokens.end()) tok = it->second;
+          }
+          if (tok.empty()) {
+            tok = BERTH_TRY(fetch_token(registry, e, scopes));
+            std::lock_guard lk(mu);
+            endpoints[registry].tokens[scope_key] = tok;
+          }
         }
         req.headers.add("Authorization", "Bearer " + tok);
       } else if (e.challenge && e.challenge->scheme == "basic") {
