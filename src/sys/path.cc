@@ -179,7 +179,36 @@ Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mo
       cur = BERTH_TRY(dup_fd(root_fd));
     }
   }
+  if (!BERTH_TRY_CTX(is_beneath(root_fd, cur.get()), "mkdir `{}`", path))
+    return fail(Error(Errc::PermissionDenied, fmt::format("mkdir `{}`: directory moved out of the root", path), EXDEV));
   return cur;
+}
+
+Result<bool> is_beneath(int root_fd, int dir_fd) {
+  struct stat root_st, st;
+  if (::fstat(root_fd, &root_st) != 0) return fail_errno("stat root");
+  if (::fstat(dir_fd, &st) != 0) return fail_errno("stat");
+  UniqueFd cur;
+  int fd = dir_fd;
+  // PATH_MAX / 2 bounds the depth of any path the kernel could have resolved.
+  for (int depth = 0; depth < PATH_MAX / 2; ++depth) {
+    if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) return true;
+    int up = openat2_retry(fd, "..", O_PATH | O_DIRECTORY, 0, 0);
+    if (up < 0) return fail_errno("open ..");
+    struct stat up_st;
+    if (::fstat(up, &up_st) != 0) {
+      ::close(up);
+      return fail_errno("stat ..");
+    }
+    if (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino) {
+      ::close(up);
+      return false;  // reached "/" of this mount namespace without meeting root
+    }
+    cur.reset(up);
+    fd = up;
+    st = up_st;
+  }
+  return false;
 }
 
 Result<UniqueFd> create_file_in_root(int root_fd, std::string_view path, mode_t mode) {

@@ -29,13 +29,21 @@ Result<UniqueFd> open_in_root(int root_fd, std::string_view path, int flags, mod
 // follows a symlink out). Returns an O_PATH fd of the final directory. Existing symlinks on the way are
 // followed *inside* root (an absolute target restarts at root, ".." stops at root), including dangling
 // ones, whose target is then created inside root. A non-directory on the way fails with ENOTDIR
-// (FailedPrecondition); more than 40 symlinks with ELOOP.
+// (FailedPrecondition); more than 40 symlinks with ELOOP. The result is checked with is_beneath(); a
+// directory moved out of root while we walked fails with EXDEV (PermissionDenied).
 Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mode = 0755);
 
 // Creates (if missing) a regular file at path inside root, parents included; returns an O_PATH fd.
 // An existing file (of any type but a directory) is returned as is; a symlink as the last component is
 // followed inside root. An existing directory fails with EISDIR.
 Result<UniqueFd> create_file_in_root(int root_fd, std::string_view path, mode_t mode = 0644);
+
+// True if the directory (or, for other files, nothing: pass a directory) open at fd is root itself or lies
+// beneath it, checked by walking ".." from fd and comparing device/inode with root_fd — the path strings in
+// /proc are not trusted. Used after resolution to catch a directory that a concurrent rename moved out of
+// root (e.g. through a volume shared with another container), and to verify a container's cwd
+// (CVE-2024-21626). Best effort against a still-running rename race; no allocation.
+Result<bool> is_beneath(int root_fd, int dir_fd);
 
 // "/proc/self/fd/<n>" for use as a mount source/target of an fd-resolved path.
 std::string fd_path(int fd);

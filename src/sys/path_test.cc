@@ -287,6 +287,23 @@ TEST_F(PathTest, SymlinkSwapRaceNeverEscapes) {
   // TearDown checks that outside/ is still empty.
 }
 
+TEST_F(PathTest, IsBeneath) {
+  ASSERT_TRUE(mkdir_all_in_root(root_fd_.get(), "a/b/c"));
+  auto c = open_in_root(root_fd_.get(), "a/b/c", O_PATH | O_DIRECTORY);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(*is_beneath(root_fd_.get(), c->get()));
+  EXPECT_TRUE(*is_beneath(root_fd_.get(), root_fd_.get()));
+  UniqueFd out(open(outside_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_FALSE(*is_beneath(root_fd_.get(), out.get()));
+  UniqueFd slash(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_FALSE(*is_beneath(root_fd_.get(), slash.get()));
+  // A directory we hold that is then moved out of the root (the shared-volume rename race).
+  ASSERT_EQ(rename((root_ + "/a").c_str(), (outside_ + "/a").c_str()), 0);
+  EXPECT_FALSE(*is_beneath(root_fd_.get(), c->get()));
+  ASSERT_EQ(rename((outside_ + "/a").c_str(), (root_ + "/a").c_str()), 0);
+  EXPECT_TRUE(*is_beneath(root_fd_.get(), c->get()));
+}
+
 TEST(Path, CleanPath) {
   EXPECT_EQ(clean_path(""), "/");
   EXPECT_EQ(clean_path("/"), "/");
