@@ -70,6 +70,7 @@ class Child {
     char c = 1;
     BERTH_CHECK(::write(go_, &c, 1) == 1, "go");
   }
+  void wait_done() { reaped_ = true; }
   int wait() {
     int status = 0;
     BERTH_CHECK(::waitpid(pid_, &status, 0) == pid_, "waitpid");
@@ -258,6 +259,28 @@ TEST(CgroupRoot, FreezeStopsAndThawResumesARealProcess) {
   ::munmap(counter, 4096);
   ASSERT_TRUE(m->destroy());
   for (const auto& [ctrl, dir] : m->paths()) EXPECT_FALSE(exists(dir)) << dir;
+}
+
+TEST(CgroupRoot, SigkillReachesAPausedContainer) {
+  BERTH_REQUIRE_ROOT();
+  auto m = v1_manager("pausedkill");
+  DestroyGuard guard{m.get()};
+  ASSERT_TRUE(m->create());
+  Child c([] {
+    for (;;) ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(m->add_pid(c.pid()));
+  c.go();
+  ASSERT_TRUE(m->freeze());
+  ASSERT_TRUE(m->kill_all(SIGTERM));
+  EXPECT_TRUE(*m->frozen());  // still paused; SIGTERM waits for resume
+  ASSERT_TRUE(m->kill_all(SIGKILL));
+  int status = 0;
+  ASSERT_TRUE(eventually([&] { return ::waitpid(c.pid(), &status, WNOHANG) == c.pid(); }));
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_TRUE(WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL) << WTERMSIG(status);
+  c.wait_done();
 }
 
 TEST(CgroupRoot, KillAllReachesForkedDescendantsAndDestroyRemovesEveryDir) {

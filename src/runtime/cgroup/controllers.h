@@ -69,6 +69,10 @@ void default_wait(int attempt);
 Status validate_unified(const std::map<std::string, std::string>& unified, Mode mode);
 Status apply_unified(const std::string& dir, const std::map<std::string, std::string>& unified);
 
+// kill.cc: freeze (unless paused already), signal every pid, thaw (unless it was paused and sig is not
+// SIGKILL).
+Status signal_all(Manager& m, bool can_freeze, int sig, const std::string& id);
+
 // Removes the leaf dir (child cgroups first), retrying while EBUSY. Missing is fine.
 Status remove_cgroup_dir(const std::string& dir, const Options& opt);
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "runtime/cgroup/cgroup_fs.h"
+#include "runtime/cgroup/controllers.h"
 #include "runtime/cgroup/manager.h"
 #include "runtime/cgroup/unified_manager.h"
 #include "runtime/cgroup/v1_manager.h"
@@ -59,6 +60,15 @@ Result<Layout> detect_layout(const std::string& root) {
   if (l.v1_mounts.empty())
     return fail(Errc::NotFound, "no cgroup v1 hierarchy or cgroup2 mount found under `{}`", root);
   return l;
+}
+
+Status validate_resources(const oci::Resources& r, Mode mode) {
+  BERTH_TRY(detail::validate_unified(r.unified, mode));
+  if (r.memory) BERTH_TRY(detail::validate_memory(*r.memory, mode));
+  if (r.cpu) BERTH_TRY(detail::validate_cpu(*r.cpu, mode));
+  BERTH_TRY(detail::validate_devices(r.devices));
+  BERTH_TRY(detail::validate_hugetlb(r.hugepage_limits));
+  return ok();
 }
 
 Result<std::string> resolve_cgroups_path(const std::string& cgroups_path, const std::string& container_id) {

@@ -145,6 +145,10 @@ struct Options {
   std::function<void(const std::string& dir)> before_rmdir_for_test;
 };
 
+// Everything apply() refuses without touching a file (bad values, v2-only keys on v1, rt on v2, ...), so
+// a caller can reject a config before it creates anything. apply() runs it too.
+Status validate_resources(const oci::Resources& r, Mode mode);
+
 // Splits and checks cgroups_path (see the header comment); returns the path relative to each hierarchy
 // root, without leading '/', e.g. "a/b". Errc::Unimplemented for the systemd form.
 Result<std::string> resolve_cgroups_path(const std::string& cgroups_path, const std::string& container_id);

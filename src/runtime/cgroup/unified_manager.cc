@@ -81,11 +81,7 @@ Status UnifiedManager::create() {
 }
 
 Status UnifiedManager::apply(const oci::Resources& r) {
-  BERTH_TRY(validate_unified(r.unified, Mode::Unified));
-  if (r.memory) BERTH_TRY(validate_memory(*r.memory, Mode::Unified));
-  if (r.cpu) BERTH_TRY(validate_cpu(*r.cpu, Mode::Unified));
-  BERTH_TRY(validate_devices(r.devices));
-  BERTH_TRY(validate_hugetlb(r.hugepage_limits));
+  BERTH_TRY(validate_resources(r, Mode::Unified));
 
   if (!r.devices.empty()) {
     if (opt_.install_device_filter) {
@@ -135,21 +131,7 @@ Result<Stats> UnifiedManager::stats() {
 Status UnifiedManager::kill_all(int sig) {
   // cgroup.kill (5.14+) kills the whole subtree atomically, forks included.
   if (sig == SIGKILL && fs::exists(dir_, "cgroup.kill")) return fs::write(dir_, "cgroup.kill", "1");
-  auto froze = freeze();
-  if (!froze) log::warn("kill_all {}: freeze failed, signalling unfrozen: {}", id_, froze.error().message());
-  Status result = ok();
-  auto pids_r = pids();
-  if (pids_r) {
-    for (pid_t p : *pids_r)
-      if (::kill(p, sig) != 0 && errno != ESRCH && result) result = fail_errno("kill {} (signal {})", p, sig);
-  } else {
-    result = fail(std::move(pids_r).error());
-  }
-  if (froze) {
-    auto st = thaw();
-    if (!st && result) result = st;
-  }
-  return result;
+  return signal_all(*this, true, sig, id_);
 }
 
 Status UnifiedManager::destroy() { return remove_cgroup_dir(dir_, opt_); }

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <set>
 
-#include "base/log.h"
 #include "runtime/cgroup/cgroup_fs.h"
 #include "runtime/cgroup/controllers.h"
 #include "runtime/cgroup/dirs.h"
@@ -15,17 +14,6 @@
 namespace berth::runtime::cgroup {
 
 using namespace detail;
-
-namespace {
-Status validate_all(const oci::Resources& r, Mode mode) {
-  BERTH_TRY(validate_unified(r.unified, mode));
-  if (r.memory) BERTH_TRY(validate_memory(*r.memory, mode));
-  if (r.cpu) BERTH_TRY(validate_cpu(*r.cpu, mode));
-  BERTH_TRY(validate_devices(r.devices));
-  BERTH_TRY(validate_hugetlb(r.hugepage_limits));
-  return ok();
-}
-}  // namespace
 
 V1Manager::V1Manager(Layout layout, std::string rel, std::string container_id, Options opt)
     : layout_(std::move(layout)), rel_(std::move(rel)), id_(std::move(container_id)), opt_(std::move(opt)) {}
@@ -85,7 +73,7 @@ Status V1Manager::create() {
 }
 
 Status V1Manager::apply(const oci::Resources& r) {
-  BERTH_TRY(validate_all(r, Mode::V1));
+  BERTH_TRY(validate_resources(r, Mode::V1));
   ensure_known();
   if (!r.devices.empty()) {
     BERTH_TRY(join("devices"));
@@ -176,30 +164,7 @@ Result<Stats> V1Manager::stats() {
 
 Status V1Manager::kill_all(int sig) {
   ensure_known();
-  // Frozen tasks cannot fork between the listing and the signal; SIGKILL lands when they thaw.
-  bool froze = false;
-  if (joined_.count("freezer")) {
-    auto st = freeze();
-    if (st) {
-      froze = true;
-    } else {
-      log::warn("kill_all {}: freeze failed, signalling unfrozen: {}", id_, st.error().message());
-    }
-  }
-  auto pids_r = pids();
-  Status result = ok();
-  if (pids_r) {
-    for (pid_t p : *pids_r) {
-      if (::kill(p, sig) != 0 && errno != ESRCH && result) result = fail_errno("kill {} (signal {})", p, sig);
-    }
-  } else {
-    result = fail(std::move(pids_r).error());
-  }
-  if (froze) {
-    auto st = thaw();
-    if (!st && result) result = st;
-  }
-  return result;
+  return signal_all(*this, joined_.count("freezer") > 0, sig, id_);
 }
 
 Status V1Manager::destroy() {

@@ -556,6 +556,47 @@ TEST_F(V1Test, KillAllFreezesSignalsEveryPidAndThaws) {
   EXPECT_EQ(file("freezer", "freezer.state"), "THAWED");
 }
 
+TEST_F(V1Test, KillAllLeavesAPausedContainerPausedUnlessSigkill) {
+  auto m = make();
+  ASSERT_TRUE(m->create());
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  FakeCgroupfs::write(dir("freezer") + "/cgroup.procs", std::to_string(child) + "\n");
+  fake_.freezer_dir = dir("freezer");
+  ASSERT_TRUE(m->freeze());
+  ASSERT_TRUE(m->kill_all(SIGCONT));  // harmless to the child
+  EXPECT_EQ(file("freezer", "freezer.state"), "FROZEN");
+  auto st = m->kill_all(SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_EQ(file("freezer", "freezer.state"), "THAWED");  // frozen tasks die only once thawed
+}
+
+TEST(ValidateResources, RefusesWithoutTouchingAnything) {
+  oci::Resources r;
+  EXPECT_TRUE(validate_resources(r, Mode::V1));
+  r.unified["memory.high"] = "1";
+  EXPECT_FALSE(validate_resources(r, Mode::V1));
+  EXPECT_TRUE(validate_resources(r, Mode::Unified));
+  r.unified.clear();
+  r.cpu = oci::CpuResources{};
+  r.cpu->realtime_runtime = 5;
+  EXPECT_TRUE(validate_resources(r, Mode::V1));
+  EXPECT_FALSE(validate_resources(r, Mode::Unified));
+  r.cpu.reset();
+  r.memory = oci::MemoryResources{};
+  r.memory->limit = 100;
+  r.memory->swap = 50;
+  auto st = validate_resources(r, Mode::V1);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::InvalidArgument);
+}
+
 TEST_F(V1Test, DestroyRemovesEveryHierarchysLeafOnly) {
   auto m = make();
   ASSERT_TRUE(m->create());
