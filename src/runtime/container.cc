@@ -37,6 +37,7 @@ namespace berth::runtime {
 struct Runtime::Created {
   ContainerState state;
   oci::Spec spec;
+  UniqueFd sock;  // run: the init waits on this for SyncType::Start instead of on exec.fifo
   UniqueFd pty_master;  // only when run relays the terminal itself
 };
 
@@ -405,7 +406,7 @@ Result<std::unique_ptr<cgroup::Manager>> Runtime::manager_for(const std::string&
   return cgroup::make_manager(*layout_, cgroups_path, id);
 }
 
-Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool foreground) {
+Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool foreground, bool run_mode) {
   BERTH_TRY(validate_id(opts.id));
   std::string bundle = abs_path(opts.bundle.empty() ? "." : opts.bundle);
   auto [spec, config_text] = BERTH_TRY(load_bundle(bundle));
@@ -476,13 +477,18 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
     (void)store_.remove(opts.id);
   }};
 
-  // 0622 regardless of umask: the init opens it for writing after switching to the container user.
-  if (::mkfifoat(AT_FDCWD, (dir + "/" + kFifo).c_str(), 0622) < 0) return fail_errno("create exec fifo");
-  if (::chmod((dir + "/" + kFifo).c_str(), 0622) < 0) return fail_errno("chmod exec fifo");
-  UniqueFd state_dir_fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!state_dir_fd) return fail_errno("open state dir");
-  UniqueFd fifo_fd(::open((dir + "/" + kFifo).c_str(), O_PATH | O_CLOEXEC));
-  if (!fifo_fd) return fail_errno("open exec fifo");
+  // `run` starts the container itself: the init waits on the sync socket, no fifo needed.
+  UniqueFd state_dir_fd, fifo_fd;
+  ctx.start_via_sock = run_mode;
+  if (!run_mode) {
+    // 0622 regardless of umask: the init opens it for writing after switching to the container user.
+    if (::mkfifoat(AT_FDCWD, (dir + "/" + kFifo).c_str(), 0622) < 0) return fail_errno("create exec fifo");
+    if (::chmod((dir + "/" + kFifo).c_str(), 0622) < 0) return fail_errno("chmod exec fifo");
+    state_dir_fd.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!state_dir_fd) return fail_errno("open state dir");
+    fifo_fd.reset(::open((dir + "/" + kFifo).c_str(), O_PATH | O_CLOEXEC));
+    if (!fifo_fd) return fail_errno("open exec fifo");
+  }
 
   std::string cgroups_path = lx.cgroups_path.empty() ? "/berth/" + opts.id : lx.cgroups_path;
   cg = BERTH_TRY(manager_for(cgroups_path, opts.id));
@@ -493,6 +499,27 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return fail_errno("socketpair");
   UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
   int min_fd = 3 + opts.preserve_fds;
+
+  // cgroup v1: the child moves itself by writing "0" to each hierarchy's `tasks`. Moving one's own thread
+  // skips the global threadgroup rwsem that a cgroup.procs write takes, whose write side waits for an RCU
+  // grace period (measured ~10 ms per container start here). Not when a cgroup namespace is joined: its
+  // root must contain our current cgroup for the write to be allowed.
+  std::vector<UniqueFd> tasks_fds;
+  bool self_attach = layout_->mode == cgroup::Mode::V1 && !spec.find_namespace(oci::NamespaceType::Cgroup);
+  if (const auto* cgns = spec.find_namespace(oci::NamespaceType::Cgroup); cgns && cgns->path.empty())
+    self_attach = layout_->mode == cgroup::Mode::V1;
+  if (self_attach) {
+    std::vector<std::string> dirs;
+    for (const auto& [c, d] : cg->paths())
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+    for (const auto& d : dirs) {
+      UniqueFd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd) return fail_errno("open `{}/tasks`", d);
+      BERTH_TRY(move_fd_above(fd, min_fd));
+      ctx.cgroup_tasks_fds.push_back(fd.get());
+      tasks_fds.push_back(std::move(fd));
+    }
+  }
   BERTH_TRY(move_fd_above(child_sock, min_fd));
   BERTH_TRY(move_fd_above(state_dir_fd, min_fd));
   BERTH_TRY(move_fd_above(fifo_fd, min_fd));
@@ -504,6 +531,10 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   // while we work in its namespaces (CVE-2019-5736). The child inherits this until its execve.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+  // The child waits for the parent only when the parent has work to do first (id maps, attaching it to
+  // its cgroup, handing it the state for in-container hooks): each handoff costs a wakeup.
+  ctx.wait_go = ctx.new_user_ns || !self_attach || !spec.hooks.create_container.empty() ||
+                !spec.hooks.start_container.empty();
   if (joins.empty()) {
     pid = raw_clone(clone_flags);
     if (pid < 0) return fail_errno("clone container init");
@@ -539,8 +570,9 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   child_sock.reset();
   state_dir_fd.reset();
   fifo_fd.reset();
+  tasks_fds.clear();
 
-  BERTH_TRY_CTX(cg->add_pid(pid), "join cgroup");
+  if (!self_attach) BERTH_TRY_CTX(cg->add_pid(pid), "join cgroup");
   if (proc.oom_score_adj)
     BERTH_TRY_CTX(write_proc(fmt::format("/proc/{}/oom_score_adj", pid), std::to_string(*proc.oom_score_adj)),
                   "set oom_score_adj");
@@ -561,7 +593,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   st.cgroup_paths = cg->paths();
   st.new_pid_ns = clone_flags & CLONE_NEWPID;
   std::string creating = oci_state_json(st, ContainerStatus::Creating, 0);
-  BERTH_TRY(sync_send(parent_sock.get(), SyncType::Go, creating));
+  if (ctx.wait_go) BERTH_TRY(sync_send(parent_sock.get(), SyncType::Go, creating));
 
   Created out;
   for (;;) {
@@ -595,11 +627,12 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   ok_done = true;
   out.state = std::move(st);
   out.spec = std::move(spec);
+  if (run_mode) out.sock = std::move(parent_sock);
   return out;
 }
 
 Status Runtime::create(const CreateOptions& opts) {
-  BERTH_TRY(create_impl(opts, false));
+  BERTH_TRY(create_impl(opts, false, false));
   return ok();
 }
 
@@ -660,12 +693,19 @@ Status Runtime::start(const std::string& id) {
 
 Result<int> Runtime::run(const CreateOptions& opts, bool detach) {
   // In the foreground a terminal without --console-socket is relayed by us.
-  Created c = BERTH_TRY(create_impl(opts, !detach));
+  Created c = BERTH_TRY(create_impl(opts, !detach, true));
   if (!detach) install_forwarding(c.state.pid);
-  if (auto st = start_impl(c.state, c.spec); !st) {
+  if (auto st = sync_send(c.sock.get(), SyncType::Start); !st) {
     restore_forwarding();
     (void)destroy(c.state, &c.spec);
-    return fail(std::move(st).error());
+    return fail(std::move(st).error().wrap("start container"));
+  }
+  c.sock.reset();
+  if (!c.spec.hooks.poststart.empty()) {
+    std::string state = oci_state_json(c.state, ContainerStatus::Running, 0);
+    for (const auto& h : c.spec.hooks.poststart) {
+      if (auto st = run_hook(h, state, "poststart"); !st) log::warn("{}", st.error().message());
+    }
   }
   if (detach) return 0;
   if (c.pty_master) relay_terminal(c.pty_master.get(), c.state.pid);

@@ -97,7 +97,7 @@ class Runtime {
 
  private:
   struct Created;
-  Result<Created> create_impl(const CreateOptions& opts, bool foreground);
+  Result<Created> create_impl(const CreateOptions& opts, bool foreground, bool run_mode);
   Result<ContainerStatus> status_of(const ContainerState& s);
   Result<std::unique_ptr<cgroup::Manager>> manager_for(const std::string& cgroups_path, const std::string& id);
   Status start_impl(const ContainerState& s, const oci::Spec& spec);

@@ -201,9 +201,14 @@ void init_main(InitContext& ctx) {
   const oci::Process& proc = *ctx.process;
 
   if (ctx.is_exec) join_namespaces(ctx);
+  for (int fd : ctx.cgroup_tasks_fds) {
+    if (::write(fd, "0", 1) != 1) child_errno(ctx, errno, "join the container's cgroup");
+    ::close(fd);
+  }
+  ctx.cgroup_tasks_fds.clear();
 
-  auto go = CHILD_TRY(ctx, sync_expect(ctx.sock, SyncType::Go));
-  const std::string& state_json = go.text;
+  std::string state_json;
+  if (ctx.wait_go) state_json = CHILD_TRY(ctx, sync_expect(ctx.sock, SyncType::Go)).text;
 
   if (ctx.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) child_errno(ctx, errno, "unshare cgroup namespace");
   if (ctx.new_user_ns) {
@@ -254,24 +259,33 @@ void init_main(InitContext& ctx) {
     close_fds_except(ctx.preserve_fds, {ctx.sock, ctx.state_dir_fd, ctx.fifo_fd});
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     CHILD_TRY(ctx, sync_send(ctx.sock, SyncType::Ready));
-    ::close(ctx.sock);
+    if (ctx.start_via_sock) {
+      // `run`: the runtime that created us starts us; if it dies first, so do we (nobody can start us).
+      auto m = sync_recv(ctx.sock);
+      if (!m || m->type != SyncType::Start) _exit(127);
+      ::close(ctx.sock);
+    } else {
+      ::close(ctx.sock);
+    }
     ctx.sock = 2;  // from here on errors go to the container's stderr
     // Blocks until `start` opens the fifo for reading. Opened relative to the state dir fd: the path is not
     // visible after pivot_root.
     // Through the O_PATH fd's magic link only the fifo's own mode (0622) is checked, so a non-root or
     // user-namespaced init can open it; without /proc in the container fall back to the state dir.
-    char fdpath[64];
-    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", ctx.fifo_fd);
-    int fifo = ::open(fdpath, O_WRONLY | O_CLOEXEC);
-    if (fifo < 0) fifo = ::openat(ctx.state_dir_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
-    if (fifo < 0) {
-      dprintf(2, "berth-runtime: open exec.fifo: %s\n", strerror(errno));
-      _exit(127);
+    if (!ctx.start_via_sock) {
+      char fdpath[64];
+      snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", ctx.fifo_fd);
+      int fifo = ::open(fdpath, O_WRONLY | O_CLOEXEC);
+      if (fifo < 0) fifo = ::openat(ctx.state_dir_fd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+      if (fifo < 0) {
+        dprintf(2, "berth-runtime: open exec.fifo: %s\n", strerror(errno));
+        _exit(127);
+      }
+      ::close(ctx.state_dir_fd);
+      ::close(ctx.fifo_fd);
+      if (::write(fifo, "0", 1) != 1) _exit(127);
+      ::close(fifo);
     }
-    ::close(ctx.state_dir_fd);
-    ::close(ctx.fifo_fd);
-    if (::write(fifo, "0", 1) != 1) _exit(127);
-    ::close(fifo);
     if (!spec.hooks.start_container.empty()) {
       if (auto st = run_hooks(spec.hooks.start_container, state_json, "startContainer"); !st) {
         dprintf(2, "berth-runtime: %s\n", st.error().message().c_str());

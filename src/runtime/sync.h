@@ -20,6 +20,7 @@ enum class SyncType : uint32_t {
   Console,       // child -> parent: fd = pty master
   Ready,         // child -> parent: setup done (init now waits for `start`)
   Pid,           // intermediate -> parent: text = decimal pid of the process it created
+  Start,         // parent -> init (run only): exec now (instead of exec.fifo)
 };
 
 struct SyncMsg {
