@@ -151,7 +151,9 @@ def steps(d, runtime):
 
     r = d.docker("run", "-d", "--name", name, *rt, IMAGE, "/probe", "signal-wait")
     started = r.returncode == 0
-    yield ("run -d", started, "started" if started else r.stderr.decode(errors="replace").strip()[-200:])
+    used = d.docker("inspect", "-f", "{{.HostConfig.Runtime}}", name).stdout.decode().strip()
+    yield ("run -d (HostConfig.Runtime)", started and used == runtime,
+           f"started, runtime {used}" if started else r.stderr.decode(errors="replace").strip()[-200:])
     if started:
         ready = bt.wait_for(lambda: b"ready" in d.docker("logs", name).stdout, timeout=30, step=0.1)
         e = d.docker("exec", name, "/probe", "json")
