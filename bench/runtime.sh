@@ -35,15 +35,18 @@ mkdir -p "$OUT_DIR"
 table() {  # table JSON...: median and spread per command from hyperfine's JSON export
   $PY - "$@" <<'PYEOF'
 import json, statistics, sys
-print("| command | median ms | p10–p90 ms | mean ± sd ms | runs |")
-print("|---|---|---|---|---|")
+# CPU time (user+sys of the runtime and the children it waits for, mean) barely depends on the machine's
+# load, unlike wall time; it is the fairer comparison on a busy machine.
+print("| command | median ms | p10–p90 ms | mean ± sd ms | CPU user+sys ms | runs |")
+print("|---|---|---|---|---|---|")
 for f in sys.argv[1:]:
     for r in json.load(open(f))["results"]:
         t = sorted(x * 1000 for x in r["times"])
         q = lambda p: t[min(len(t) - 1, int(p * len(t)))]
         name = r["command"]
+        cpu = (r.get("user", 0) + r.get("system", 0)) * 1000
         print(f"| {name} | {statistics.median(t):.2f} | {q(0.1):.2f}–{q(0.9):.2f} | "
-              f"{statistics.mean(t):.2f} ± {statistics.pstdev(t):.2f} | {len(t)} |")
+              f"{statistics.mean(t):.2f} ± {statistics.pstdev(t):.2f} | {cpu:.2f} | {len(t)} |")
 PYEOF
 }
 WORK=$(mktemp -d /tmp/berthbench-XXXXXX)
@@ -81,6 +84,40 @@ hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT_DIR/run-host.
   --export-markdown "$OUT_DIR/run-host.md" "${host_cmds[@]}" >"$OUT_DIR/run-host.log" 2>&1
 table "$OUT_DIR/run-host.json"
 echo
+
+# On a loaded machine wall time is mostly waiting for a CPU. Under SCHED_FIFO each run gets a CPU at once,
+# which approximates an idle machine. A fresh v1 cpu cgroup has no real-time budget (runc and crun move the
+# container's process into one and fail with EINVAL), so this group uses a fixed cgroupsPath whose cpu
+# cgroup gets cpu.rt_runtime_us before every run (--prepare; runtimes remove it on delete).
+if [ "${BENCH_FIFO:-1}" = 1 ] && [ -e /sys/fs/cgroup/cpu/cpu.rt_runtime_us ]; then
+  FIFO_CG=berthbench-fifo-$$
+  FIFO_BUNDLE=$WORK/bundle-fifo
+  mkdir -p "$FIFO_BUNDLE"
+  cp -a "$BUNDLE/rootfs" "$FIFO_BUNDLE/rootfs"  # runc refuses a symlinked rootfs
+  jq --arg cg "/$FIFO_CG" '.linux.cgroupsPath=$cg' "$BUNDLE/config.json" >"$FIFO_BUNDLE/config.json"
+  # A removed cgroup keeps its real-time budget until the kernel frees it, so the write is retried.
+  cat >"$WORK/fifo-prep.sh" <<PREP
+d=/sys/fs/cgroup/cpu/$FIFO_CG
+i=0
+until mkdir -p \$d 2>/dev/null && echo ${FIFO_RT_US:-900000} 2>/dev/null >\$d/cpu.rt_runtime_us; do
+  i=\$((i + 1)); [ \$i -lt 1000 ] || exit 1; sleep 0.005
+done
+PREP
+  prep="sh $WORK/fifo-prep.sh"
+  fifo_cmds="-n 'crun run' '$CRUN run -b $FIFO_BUNDLE bench-crun' -n 'runc run' '$RUNC run -b $FIFO_BUNDLE bench-runc'"
+  [ $have_berth = 1 ] && fifo_cmds="-n 'berth-runtime run' '$NEW run -b $FIFO_BUNDLE bench-berth' $fifo_cmds"
+  echo "### SCHED_FIFO (chrt -f 10), private mount namespace: approximates an idle machine"
+  echo
+  if unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null || true
+      exec chrt -f 10 hyperfine -N --warmup $WARMUP --runs $RUNS --prepare \"$prep\" \
+        --export-json $OUT_DIR/run-fifo.json $fifo_cmds" >"$OUT_DIR/run-fifo.log" 2>&1; then
+    table "$OUT_DIR/run-fifo.json"
+  else
+    echo "(failed: see $OUT_DIR/run-fifo.log)"
+  fi
+  for c in /sys/fs/cgroup/*/"$FIFO_CG"; do rmdir "$c" 2>/dev/null || true; done
+  echo
+fi
 
 echo "### private mount namespace, /sys/fs/cgroup/unified unmounted (crun can run)"
 echo
@@ -136,17 +173,21 @@ echo
 $PY - "$OUT_DIR" <<'EOF'
 import json, os, statistics, sys
 d = sys.argv[1]
-for f, title in (("run-host.json", "host ns"), ("run-private.json", "private ns")):
+for f, title in (("run-host.json", "host ns"), ("run-private.json", "private ns"),
+                 ("run-fifo.json", "SCHED_FIFO, private ns")):
     p = os.path.join(d, f)
     if not os.path.exists(p):
         continue
-    med = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(p))["results"]}
+    res = json.load(open(p))["results"]
+    med = {r["command"]: statistics.median(r["times"]) * 1000 for r in res}
+    cpu = {r["command"]: (r.get("user", 0) + r.get("system", 0)) * 1000 for r in res}
     parts = [f"{k} {v:.2f} ms" for k, v in med.items()]
     line = f"- {title}: " + ", ".join(parts)
-    if "berth-runtime run" in med and "runc run" in med:
-        line += f"; berth/runc = {med['berth-runtime run'] / med['runc run']:.3f}"
-    if "berth-runtime run" in med and "crun run" in med:
-        line += f", berth/crun = {med['berth-runtime run'] / med['crun run']:.3f}"
+    for other in ("runc run", "crun run"):
+        if "berth-runtime run" in med and other in med:
+            o = other.split()[0]
+            line += (f"; berth/{o} wall {med['berth-runtime run'] / med[other]:.3f}, "
+                     f"CPU {cpu['berth-runtime run'] / cpu[other]:.3f}")
     print(line)
 EOF
 echo
