@@ -46,8 +46,8 @@ struct Features {
 };
 
 // What berth-runtime supports: every table of runtime_spec.h, cgroup v1 and v2 (no systemd driver),
-// seccomp enabled with the flags libseccomp 2.5 can apply (TSYNC, LOG, SPEC_ALLOW; WAIT_KILLABLE_RECV is
-// known but needs libseccomp 2.6), no AppArmor, SELinux or Intel RDT. Annotations are left to the caller.
+// seccomp enabled with every known flag supported, no AppArmor, SELinux or Intel RDT. Annotations are
+// left to the caller.
 Features runtime_features();
 
 std::string to_json(const Features& features, int indent = 2);

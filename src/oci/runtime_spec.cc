@@ -74,9 +74,9 @@ constexpr std::array<std::string_view, 6> kHooks = {
 };
 
 // Sorted, as `features` prints them.
-constexpr std::array<std::string_view, 62> kMountOptions = {
-    "acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
-    "loud", "mand", "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
+constexpr std::array<std::string_view, 60> kMountOptions = {
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
+    "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
     "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime",
     "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
     "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
@@ -189,6 +189,7 @@ BERTH_DECLARE_READER(Device)
 BERTH_DECLARE_READER(SeccompArg)
 BERTH_DECLARE_READER(SeccompSyscall)
 BERTH_DECLARE_READER(Seccomp)
+BERTH_DECLARE_READER(TimeOffset)
 BERTH_DECLARE_READER(Linux)
 BERTH_DECLARE_READER(Spec)
 #undef BERTH_DECLARE_READER
@@ -221,6 +222,14 @@ Status read(const json& j, const std::string& path, std::map<std::string, std::s
     if (!it.value().is_string()) return wrong_type(join(path, it.key()), "string", it.value());
     out[it.key()] = it.value().get_ref<const std::string&>();
   }
+  return ok();
+}
+
+template <class T>
+Status read(const json& j, const std::string& path, std::map<std::string, T>& out) {
+  BERTH_TRY(expect_object(j, path));
+  out.clear();
+  for (auto it = j.begin(); it != j.end(); ++it) BERTH_TRY(read(it.value(), join(path, it.key()), out[it.key()]));
   return ok();
 }
 
@@ -591,6 +600,31 @@ Status read(const json& j, const std::string& path, Seccomp& s) {
   return ok();
 }
 
+Status read(const json& j, const std::string& path, TimeOffset& t) {
+  BERTH_TRY(expect_object(j, path));
+  BERTH_TRY(field(j, path, "secs", t.secs));
+  BERTH_TRY(field(j, path, "nanosecs", t.nanosecs));
+  if (t.nanosecs >= 1000000000u) return bad(join(path, "nanosecs"), fmt::format("{} is not below 1e9", t.nanosecs));
+  return ok();
+}
+
+// Sysctl names become paths under /proc/sys ("net.ipv4.ip_forward", or sysctl(8)'s slash form
+// "net/ipv4/conf/eth0.100/forwarding"), so no component may walk out of it.
+Status check_sysctl_name(const std::string& path, const std::string& name) {
+  if (name.empty() || name.find('\0') != std::string::npos || name[0] == '/' || name[0] == '.')
+    return bad(path, "invalid sysctl name");
+  const char* seps = name.find('/') != std::string::npos ? "/" : ".";
+  size_t start = 0;
+  while (true) {
+    size_t end = name.find_first_of(seps, start);
+    std::string_view part = std::string_view(name).substr(start, end == std::string::npos ? end : end - start);
+    if (part.empty() || part == "." || part == "..") return bad(path, "invalid sysctl name");
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return ok();
+}
+
 Status read_paths(const json& obj, const std::string& path, const char* key, std::vector<std::string>& out) {
   BERTH_TRY(field(obj, path, key, out));
   for (size_t i = 0; i < out.size(); ++i) BERTH_TRY(check_absolute(at(join(path, key), i), out[i]));
@@ -625,6 +659,7 @@ Status read(const json& j, const std::string& path, Linux& l) {
   BERTH_TRY(field(j, path, "cgroupsPath", l.cgroups_path));
   BERTH_TRY(field(j, path, "resources", l.resources));
   BERTH_TRY(field(j, path, "sysctl", l.sysctl));
+  for (const auto& [key, value] : l.sysctl) BERTH_TRY(check_sysctl_name(join(join(path, "sysctl"), key), key));
   BERTH_TRY(field(j, path, "seccomp", l.seccomp));
   BERTH_TRY(field(j, path, "rootfsPropagation", l.rootfs_propagation));
   if (!l.rootfs_propagation.empty())
@@ -633,6 +668,18 @@ Status read(const json& j, const std::string& path, Linux& l) {
   BERTH_TRY(read_paths(j, path, "maskedPaths", l.masked_paths));
   BERTH_TRY(read_paths(j, path, "readonlyPaths", l.readonly_paths));
   BERTH_TRY(field(j, path, "mountLabel", l.mount_label));
+  BERTH_TRY(field(j, path, "timeOffsets", l.time_offsets));
+  for (const auto& [clock, offset] : l.time_offsets) {
+    if (clock != "monotonic" && clock != "boottime")
+      return bad(join(join(path, "timeOffsets"), clock), "unknown clock (want monotonic or boottime)");
+  }
+  if (!l.time_offsets.empty()) {
+    const Namespace* timens = nullptr;
+    for (const auto& n : l.namespaces)
+      if (n.type == NamespaceType::Time) timens = &n;
+    if (!timens || !timens->path.empty())
+      return bad(join(path, "timeOffsets"), "requires a new time namespace in linux.namespaces");
+  }
   return ok();
 }
 
@@ -924,6 +971,11 @@ ojson write(const Linux& l) {
   put_list(o, "maskedPaths", l.masked_paths);
   put_list(o, "readonlyPaths", l.readonly_paths);
   put_str(o, "mountLabel", l.mount_label);
+  if (!l.time_offsets.empty()) {
+    ojson t = ojson::object();
+    for (const auto& [clock, off] : l.time_offsets) t[clock] = ojson{{"secs", off.secs}, {"nanosecs", off.nanosecs}};
+    o["timeOffsets"] = std::move(t);
+  }
   return o;
 }
 

@@ -196,6 +196,11 @@ struct Seccomp {
   std::vector<SeccompSyscall> syscalls;
 };
 
+struct TimeOffset {
+  int64_t secs = 0;
+  uint32_t nanosecs = 0;
+};
+
 struct Linux {
   std::vector<Namespace> namespaces;
   std::vector<IdMapping> uid_mappings, gid_mappings;
@@ -208,6 +213,8 @@ struct Linux {
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
   std::string mount_label;
+  // Offsets for a new time namespace, keyed "monotonic" / "boottime" (written to /proc/self/timens_offsets).
+  std::map<std::string, TimeOffset> time_offsets;
 };
 
 struct Spec {

@@ -79,7 +79,8 @@ const char* kFullConfig = R"({
       "hugepageLimits": [{"pageSize": "2MB", "limit": 209715200}],
       "unified": {"memory.high": "400000000", "io.max": "8:0 rbps=1048576"}
     },
-    "sysctl": {"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"},
+    "sysctl": {"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192", "net/ipv4/conf/eth0.100/forwarding": "0"},
+    "timeOffsets": {"monotonic": {"secs": 86400, "nanosecs": 5}, "boottime": {"secs": -3, "nanosecs": 0}},
     "seccomp": {
       "defaultAction": "SCMP_ACT_ERRNO",
       "defaultErrnoRet": 1,
@@ -170,6 +171,9 @@ TEST(RuntimeSpec, ParsesFullConfig) {
   EXPECT_EQ(l.resources->unified.at("io.max"), "8:0 rbps=1048576");
   EXPECT_EQ(l.resources->devices.at(1).major, 10);
   EXPECT_EQ(l.sysctl.at("kernel.msgmax"), "8192");
+  EXPECT_EQ(l.time_offsets.at("monotonic").secs, 86400);
+  EXPECT_EQ(l.time_offsets.at("monotonic").nanosecs, 5u);
+  EXPECT_EQ(l.time_offsets.at("boottime").secs, -3);
   ASSERT_TRUE(l.seccomp);
   EXPECT_EQ(l.seccomp->default_action, "SCMP_ACT_ERRNO");
   EXPECT_EQ(l.seccomp->default_errno_ret, 1u);
@@ -339,6 +343,14 @@ const BadCase kBadCases[] = {
     {"unified dotdot", "/linux/resources/unified/..", "\"1\"", "linux.resources.unified...: invalid cgroup file name"},
     {"hugepage size", "/linux/resources/hugepageLimits/0/pageSize", "\"../2MB\"",
      "linux.resources.hugepageLimits[0].pageSize: invalid page size"},
+    {"time offset clock", "/linux/timeOffsets/realtime", R"({"secs": 1})", "linux.timeOffsets.realtime: unknown clock"},
+    {"time offset nanosecs", "/linux/timeOffsets/boottime/nanosecs", "1000000000",
+     "linux.timeOffsets.boottime.nanosecs: 1000000000 is not below 1e9"},
+    {"time offsets joining timens", "/linux/namespaces/7/path", "\"/proc/1/ns/time\"",
+     "linux.timeOffsets: requires a new time namespace in linux.namespaces"},
+    {"sysctl dotdot", "/linux/sysctl/net~1..~1x", "\"1\"", "linux.sysctl.net/../x: invalid sysctl name"},
+    {"sysctl empty part", "/linux/sysctl/kernel..x", "\"1\"", "linux.sysctl.kernel..x: invalid sysctl name"},
+    {"sysctl absolute", "/linux/sysctl/~1etc~1passwd", "\"1\"", "linux.sysctl./etc/passwd: invalid sysctl name"},
     {"hostname without uts", "/linux/namespaces/4", nullptr, "hostname: requires a uts namespace in linux.namespaces"},
 };
 
