@@ -483,11 +483,14 @@ def prep_bind_src(ctx):
 
 
 def prep_netns(ctx):
-    name = ctx.cid[-40:]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    ctx.cleanups.append(lambda: subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL))
-    ctx.netns_path = f"/run/netns/{name}"
-    ctx.joined["net"] = "net:[%d]" % os.stat(ctx.netns_path).st_ino
+    """A persistent network namespace bind-mounted on a file (what `ip netns add` does under /run/netns), kept
+    in the test's own directory."""
+    path = os.path.join(ctx.work, "netns")
+    open(path, "w").close()
+    subprocess.run(["unshare", f"--net={path}", "true"], check=True)
+    ctx.cleanups.append(lambda: subprocess.run(["umount", path], stderr=subprocess.DEVNULL))
+    ctx.netns_path = path
+    ctx.joined["net"] = "net:[%d]" % os.stat(path).st_ino
 
 
 def join_netns(cfg, ctx):
