@@ -662,6 +662,19 @@ CASES = [
     Case("seccomp mode reported", config=linux(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}),
          observe=field("seccomp"), expect=expect_eq({"seccomp": "2"})),
+    Case("seccomp SCMP_ACT_LOG + SECCOMP_FILTER_FLAG_LOG",
+         config=linux(seccomp={"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+                               "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_LOG"}]}),
+         args=["syscall", "getcwd"], observe=obs_syscall, expect=expect_eq({"rc": 0, "errno": 0}),
+         reference=False),
+    Case("personality LINUX32", config=linux(personality={"domain": "LINUX32"}), observe=field("personality"),
+         expect=expect_eq({"personality": "0x8"}), reference=False),
+    Case("masked/readonly paths that do not exist are skipped",
+         config=lambda c, x: (c["linux"]["maskedPaths"].append("/proc/does-not-exist"),
+                              c["linux"]["readonlyPaths"].append("/does/not/exist")),
+         observe=obs_rc, expect=expect_eq({"rc": 0})),
+    Case("args[0] looked up in the container's PATH", args=["probe", "exit", "3"],
+         config=set_process(env=["PATH=/nonexistent:/"]), observe=obs_rc, expect=expect_eq({"rc": 3})),
     Case("exit code", args=["exit", "42"], observe=obs_rc, expect=expect_eq({"rc": 42})),
     Case("missing executable fails", args=["/does-not-exist"],
          observe=lambda r, x: {"failed": r.rc != 0}, expect=expect_eq({"failed": True})),
@@ -824,7 +837,8 @@ def run_case(env, rt, case):
             case.prepare(ctx)
         cfg = env.config()
         if case.args:
-            cfg["process"]["args"] = case.args if case.args[0].startswith("/") else ["/probe", *case.args]
+            cfg["process"]["args"] = case.args if case.args[0].startswith("/") or case.args[0] == "probe" \
+                else ["/probe", *case.args]
         if case.config:
             case.config(cfg, ctx)
         ctx.bundle = env.bundle(cid, cfg, case.rootfs)
