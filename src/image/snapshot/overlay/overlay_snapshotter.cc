@@ -39,7 +39,7 @@ Result<std::vector<Mount>> OverlaySnapshotter::mounts(const std::string& key) {
   auto info = BERTH_TRY(d_.stat(key));
   auto parents = BERTH_TRY(d_.parents(key));
   std::vector<std::string> lowers;
-  if (info.kind != Kind::Active) lowers.push_back(d_.dir(key) + "/fs");  // a view/committed: its own dir is read-only
+  if (info.kind == Kind::Committed) lowers.push_back(d_.dir(key) + "/fs");  // its own content, read-only
   for (auto& p : parents) lowers.push_back(d_.dir(p.key) + "/fs");
   if (info.kind == Kind::Active) {
     if (lowers.empty()) return std::vector<Mount>{{"bind", d_.dir(key) + "/fs", {"rbind", "rw"}}};

@@ -1,0 +1,97 @@
+#pragma once
+// ImageStore: the local image service on one --root, without a daemon (the CLI uses it directly, the engine
+// will wrap it). It joins the content store, the metadata database and a snapshotter.
+//
+// Layout under root (default /var/lib/berth):
+//   content/        image/content LocalStore (blobs/sha256, ingest)
+//   metadata.db     image/metadata SqliteMetadata (images, leases, content_refs)
+//   snapshots/      image/snapshot (overlay, or native where overlayfs is missing): committed layers keyed by
+//                   chain ID, shared by every image that has them
+//
+// Names are normalised docker-style ("busybox" -> "docker.io/library/busybox:latest").
+// Writes that introduce blobs hold a lease until the image record points at them, so a concurrent prune never
+// collects a half-imported image. Thread-safety: one ImageStore per process; methods are not reentrant.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "image/content/local/local_store.h"
+#include "image/metadata/gc.h"
+#include "image/metadata/sqlite_metadata.h"
+#include "image/snapshot/snapshotter.h"
+#include "oci/image_spec.h"
+
+namespace berth::image {
+
+struct ImageStoreOptions {
+  std::string root = "/var/lib/berth";
+  std::string snapshotter;  // "overlay", "native", or "" = overlay when the kernel has it
+};
+
+// A resolved image for one platform.
+struct ResolvedImage {
+  metadata::ImageRecord record;
+  oci::Descriptor manifest_desc;
+  oci::Manifest manifest;
+  oci::ImageConfig config;
+  oci::Digest config_digest;
+};
+
+// docker-style normalisation: "busybox" -> "docker.io/library/busybox:latest".
+Result<std::string> normalize_name(std::string_view name);
+
+// chain IDs per the image-spec: chain[0] = diff_ids[0], chain[n] = sha256(chain[n-1] + " " + diff_ids[n]).
+std::vector<oci::Digest> chain_ids(const std::vector<oci::Digest>& diff_ids);
+
+class ImageStore {
+ public:
+  static Result<std::unique_ptr<ImageStore>> open(const ImageStoreOptions& opts);
+
+  content::LocalStore& content() { return *content_; }
+  metadata::Metadata& metadata() { return *meta_; }
+  snapshot::Snapshotter& snapshotter() { return *snaps_; }
+
+  Result<std::vector<metadata::ImageRecord>> list();
+  Result<ResolvedImage> resolve(const std::string& name, const oci::Platform& platform = oci::Platform::host());
+  // Full inspect: the record, manifest (or index) and config JSON.
+  Result<std::string> inspect_json(const std::string& name);
+  Status tag(const std::string& src, const std::string& dst);
+  // Removes the name; content goes with the next prune.
+  Status remove(const std::string& name);
+  // GC of content no image or lease references, then of committed snapshots no image needs.
+  struct PruneResult {
+    metadata::GcResult content;
+    std::vector<std::string> snapshots_removed;
+  };
+  Result<PruneResult> prune();
+
+  // Extracts every layer of the image into the snapshotter (each layer once, keyed by chain ID; existing
+  // ones are reused) and returns the top chain ID — the parent to prepare a container's snapshot from.
+  // Each layer's diff_id is verified against the config while unpacking.
+  Result<std::string> unpack(const std::string& name, const oci::Platform& platform = oci::Platform::host());
+
+  // Stores an image whose blobs are already in the content store under `name` (manifest or index desc).
+  Status put_image(const std::string& name, const oci::Descriptor& target);
+
+  // Archives. save writes both a docker-save archive (manifest.json, repositories) and an OCI image layout
+  // (oci-layout, index.json, blobs/sha256) in one tree, so `docker load`, skopeo and umoci all read it;
+  // out is a directory when `as_dir`, else a tar file ("-" = stdout). load reads either format, from a tar
+  // (plain or gzip) or a directory; returns the names it created.
+  Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir);
+  Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "");
+
+  // Builds `name` (default docker.io/library/busybox:latest) from the host's static busybox: one layer with
+  // /bin/busybox, a symlink per applet, a minimal /etc; Cmd ["sh"], linux/amd64.
+  Result<oci::Descriptor> bootstrap_busybox(const std::string& name, const std::string& busybox_path = "/bin/busybox");
+
+ private:
+  ImageStore() = default;
+  Result<oci::Descriptor> write_json_blob(const std::string& json, std::string_view media_type, const std::string& lease);
+  std::string root_;
+  std::unique_ptr<content::LocalStore> content_;
+  std::unique_ptr<metadata::SqliteMetadata> meta_;
+  std::unique_ptr<snapshot::Snapshotter> snaps_;
+};
+
+}  // namespace berth::image
