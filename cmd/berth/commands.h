@@ -6,6 +6,8 @@ namespace berth::cli {
 
 // `berth registry serve|gc ...`; argv[0] is "registry".
 int registry_main(int argc, char** argv);
+// `berth login [--username U] [--password-stdin] REGISTRY`; argv[0] is "login".
+int login_main(int argc, char** argv);
 
 // `berth image ls|rm|inspect|tag|save|load|import|export|prune|bootstrap|unpack-layer ...`.
 int image_main(int argc, char** argv);

@@ -14,7 +14,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"image", berth::cli::image_main, "manage local images on --root (ls, rm, tag, save, load, bootstrap, ...)"},
-    {"registry", berth::cli::registry_main, "run or maintain an OCI distribution registry (serve, gc)"},
+    {"registry", berth::cli::registry_main, "run or maintain an OCI distribution registry (serve, gc, copy)"},
+    {"login", berth::cli::login_main, "check and store registry credentials in a docker config.json"},
 };
 
 int usage(FILE* out) {

@@ -244,6 +244,33 @@ def main():
         except Exception:  # noqa: BLE001
             plain = False
         check(not plain, "the TLS listener refuses plain HTTP")
+
+        # htpasswd (bcrypt) auth: `berth login` checks and stores docker-format credentials; berth's client and
+        # skopeo both use that config.json
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import crypt
+        hp = os.path.join(tmp, "htpasswd")
+        with open(hp, "w") as f:
+            f.write("alice:" + crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32)) + "\n")
+        ap, auth_host = start_berth(os.path.join(tmp, "auth-root"), "--htpasswd", hp)
+        procs.append(ap)
+        authfile = os.path.join(tmp, "auth", "config.json")
+        r = subprocess.run([BERTH, "login", "--authfile", authfile, "-u", "alice", "--password-stdin", auth_host],
+                           input="wrong\n", capture_output=True, text=True, env=env)
+        check(r.returncode != 0 and not os.path.exists(authfile), "berth login refuses a wrong password")
+        r = subprocess.run([BERTH, "login", "--authfile", authfile, "-u", "alice", "--password-stdin", auth_host],
+                           input="s3cret\n", capture_output=True, text=True, env=env)
+        check(r.returncode == 0 and os.path.exists(authfile), "berth login stores credentials")
+        r = run(BERTH, "registry", "copy", f"oci:{src}:v1", f"docker://{auth_host}/private/img:v1", env=env)
+        check(r.returncode != 0, "push without credentials is refused")
+        r = run(BERTH, "registry", "copy", "--authfile", authfile, f"oci:{src}:v1",
+                f"docker://{auth_host}/private/img:v1", env=env)
+        check(r.returncode == 0, "berth push with the stored credentials")
+        r = run("skopeo", "inspect", "--raw", "--tls-verify=false", "--authfile", authfile,
+                f"docker://{auth_host}/private/img:v1", env=env)
+        check(r.returncode == 0 and sha(r.stdout.encode()) == md, "skopeo reads berth's config.json and pulls")
     finally:
         for p in procs:
             p.terminate()

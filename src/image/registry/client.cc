@@ -512,6 +512,24 @@ Status RegistryClient::ping(const std::string& registry) {
   return ok();
 }
 
+Status RegistryClient::login(const std::string& registry) {
+  auto& im = *impl_;
+  auto e = BERTH_TRY(im.ensure_endpoint(registry));
+  if (!e.challenge) return ok();  // the registry asks for no credentials
+  auto c = im.creds(registry);
+  if (!c || c->username.empty()) return fail(Errc::PermissionDenied, "{}: no credentials given", registry);
+  if (e.challenge->scheme == "bearer") {
+    BERTH_TRY(im.fetch_token(registry, e, {}));
+    return ok();
+  }
+  http::ClientRequest req;
+  req.url = BERTH_TRY(http::parse_url(e.base + "/v2/"));
+  req.headers.add("Authorization", "Basic " + base64_encode(c->username + ":" + c->password));
+  auto r = BERTH_TRY(im.client_for(e).send(req));
+  if (r.status != 200) return fail(response_error(r, fmt::format("login to {}", registry)));
+  return ok();
+}
+
 Result<RegistryClient::FetchedManifest> RegistryClient::get_manifest(const Reference& ref) {
   return impl_->get_manifest(ref, ref.reference());
 }

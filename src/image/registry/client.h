@@ -97,6 +97,9 @@ class RegistryClient {
 
   // GET /v2/ (establishes scheme and auth method).
   Status ping(const std::string& registry);
+  // Checks ClientOptions::credentials for registry the way `docker login` does: GET /v2/ with Basic
+  // credentials, or a scope-less token request for Bearer. PermissionDenied when they are refused.
+  Status login(const std::string& registry);
   Result<PullResult> pull(const Reference& ref, BlobStore& store, const PullOptions& opts = {});
   // Pushes the manifest (or index) `manifest` from the store to ref (tag or, if ref has none, by digest).
   Result<PushResult> push(const Reference& ref, BlobStore& store, const Digest& manifest,
