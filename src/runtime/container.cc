@@ -110,7 +110,7 @@ std::string abs_path(const std::string& p) {
 }
 
 Status write_pid_file(const std::string& path, pid_t pid) {
-  return write_file_atomic(abs_path(path), std::to_string(pid), 0644);
+  return write_file_replace(abs_path(path), std::to_string(pid), 0644);
 }
 
 // Sends the pty master to the --console-socket (SCM_RIGHTS, with the name as data, as runc does).
@@ -429,7 +429,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
     ctx.caps = BERTH_TRY_CTX(compile_process_caps(proc), "config.json: process.capabilities");
   }
   ctx.rlimits = BERTH_TRY(compile_rlimits(proc));
-  SeccompProgram seccomp = BERTH_TRY(compile_seccomp(spec));
+  SeccompProgram seccomp = BERTH_TRY(compile_seccomp(spec, opts_.root + "/.seccomp-cache"));
   ctx.install_seccomp = [&seccomp]() { return seccomp.install(); };
   if (!opts.no_new_keyring) ctx.session_keyring = "_ses." + opts.id;
 
@@ -888,7 +888,7 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   oci::Spec sec_spec;
   sec_spec.linux = oci::Linux{};
   if (spec.linux) sec_spec.linux->seccomp = spec.linux->seccomp;
-  SeccompProgram seccomp = BERTH_TRY(compile_seccomp(sec_spec));
+  SeccompProgram seccomp = BERTH_TRY(compile_seccomp(sec_spec, opts_.root + "/.seccomp-cache"));
   ctx.install_seccomp = [&seccomp]() { return seccomp.install(); };
 
   // Namespaces: every one the container has (new or joined), through the init's /proc/<pid>/ns links,

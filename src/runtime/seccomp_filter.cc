@@ -22,10 +22,11 @@ Status SeccompProgram::install() const {
   return ok();
 }
 
-Result<SeccompProgram> compile_seccomp(const oci::Spec& spec) {
+Result<SeccompProgram> compile_seccomp(const oci::Spec& spec, const std::string& cache_dir) {
   SeccompProgram out;
   if (!spec.linux || !spec.linux->seccomp) return out;
-  auto prog = seccomp::compile(*spec.linux->seccomp);
+  auto prog = cache_dir.empty() ? seccomp::compile(*spec.linux->seccomp)
+                                : seccomp::compile_cached(*spec.linux->seccomp, cache_dir);
   if (!prog) return fail(std::move(prog).error().wrap("config.json"));
   if (prog->uses_notify)
     return fail(Errc::Unimplemented, "config.json: linux.seccomp: SCMP_ACT_NOTIFY (listenerPath) is not supported");

@@ -3,6 +3,7 @@
 // errors surface before clone), installed in the child as late as possible.
 
 #include <memory>
+#include <string>
 
 #include "base/error.h"
 #include "oci/runtime_spec.h"
@@ -22,6 +23,7 @@ class SeccompProgram {
   std::unique_ptr<Impl> impl_;
 };
 
-Result<SeccompProgram> compile_seccomp(const oci::Spec& spec);
+// cache_dir: compiled programs are cached there (see seccomp::compile_cached); "" compiles every time.
+Result<SeccompProgram> compile_seccomp(const oci::Spec& spec, const std::string& cache_dir = "");
 
 }  // namespace berth::runtime

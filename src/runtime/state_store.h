@@ -3,7 +3,8 @@
 //
 //   <root>/                      mode 0700 (--root, default /run/berth/runtime)
 //     <id>/                      mode 0700, created by `create` (its existence reserves the id)
-//       state.json               ContainerState, replaced atomically (write tmp, fsync, rename, fsync dir)
+//       state.json               ContainerState, replaced atomically (write tmp, rename; no fsync: nothing
+//                                in it survives a reboot)
 //       exec.fifo                present from `create` until `start`: the container's init blocks opening it
 //                                for writing; `start` opens it for reading, reads one byte and removes it
 //
@@ -43,6 +44,9 @@ struct ContainerState {
   bool new_pid_ns = false;     // true: killing init kills everything else in the container
   std::string config_json;     // the config.json the container was created from (as parsed)
 };
+
+// tmp file + rename, no fsync (see StateStore::save).
+Status write_file_replace(const std::string& path, std::string_view data, mode_t mode);
 
 std::string state_to_json(const ContainerState& s);
 Result<ContainerState> state_from_json(std::string_view text);
