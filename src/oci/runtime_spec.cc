@@ -370,7 +370,17 @@ Status read(const json& j, const std::string& path, Process& p) {
   BERTH_TRY(field(j, path, "user", p.user));
   BERTH_TRY(field(j, path, "args", p.args));
   if (member(j, "commandLine")) return bad(join(path, "commandLine"), "is only supported on Windows");
+  for (size_t i = 0; i < p.args.size(); ++i)
+    if (p.args[i].find('\0') != std::string::npos) return bad(at(join(path, "args"), i), "contains a NUL byte");
   BERTH_TRY(field(j, path, "env", p.env));
+  // execve() takes "NAME=value" strings; a NUL would silently cut the entry.
+  for (size_t i = 0; i < p.env.size(); ++i) {
+    const std::string& e = p.env[i];
+    size_t eq = e.find('=');
+    if (eq == std::string::npos) return bad(at(join(path, "env"), i), fmt::format("\"{}\" is not NAME=value", e));
+    if (eq == 0) return bad(at(join(path, "env"), i), "empty variable name");
+    if (e.find('\0') != std::string::npos) return bad(at(join(path, "env"), i), "contains a NUL byte");
+  }
   BERTH_TRY(required(j, path, "cwd", p.cwd));
   BERTH_TRY(check_absolute(join(path, "cwd"), p.cwd));
   BERTH_TRY(field(j, path, "capabilities", p.capabilities));
@@ -652,7 +662,8 @@ Status read(const json& j, const std::string& path, Linux& l) {
     if (!userns->path.empty())
       return bad(join(path, key), fmt::format("mappings cannot be set when joining the user namespace {}", userns->path));
   }
-  if (userns && userns->path.empty() && (l.uid_mappings.empty() != l.gid_mappings.empty()))
+  // runc refuses a new user namespace without mappings: everything inside would be the overflow id.
+  if (userns && userns->path.empty() && (l.uid_mappings.empty() || l.gid_mappings.empty()))
     return bad(join(path, l.uid_mappings.empty() ? "uidMappings" : "gidMappings"),
                "a new user namespace needs both uidMappings and gidMappings");
   BERTH_TRY(field(j, path, "devices", l.devices));

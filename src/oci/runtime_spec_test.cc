@@ -301,6 +301,13 @@ const BadCase kBadCases[] = {
      "linux.uidMappings: mappings cannot be set when joining the user namespace /proc/1/ns/user"},
     {"userns without gid mappings", "/linux/gidMappings", nullptr,
      "linux.gidMappings: a new user namespace needs both uidMappings and gidMappings"},
+    {"userns without any mappings", "/linux/uidMappings", "[]",
+     "linux.uidMappings: a new user namespace needs both uidMappings and gidMappings"},
+    {"env without =", "/process/env/1", "\"TERM\"", "process.env[1]: \"TERM\" is not NAME=value"},
+    {"env empty name", "/process/env/0", "\"=x\"", "process.env[0]: empty variable name"},
+    {"env NUL", "/process/env/0", "\"A=\\u0000b\"", "process.env[0]: contains a NUL byte"},
+    {"arg NUL", "/process/args/0", "\"/bin/\\u0000sh\"", "process.args[0]: contains a NUL byte"},
+    {"cwd NUL", "/process/cwd", "\"/a\\u0000b\"", "process.cwd: path contains a NUL byte"},
     {"mount idmap zero", "/mounts/1/gidMappings/0/size", "0", "mounts[1].gidMappings[0].size: must be greater than 0"},
     // Seccomp.
     {"seccomp default action", "/linux/seccomp/defaultAction", "\"SCMP_ACT_NOPE\"",
