@@ -156,7 +156,11 @@ Result<UniqueFd> open_mountpoint(Context& c, std::string_view dest, std::string_
 }
 
 Status attach_with_options(int mnt, int target, const MountOptions& o) {
+  std::string want = BERTH_TRY(fd_real_path(target));
   BERTH_TRY(attach(mnt, target));
+  // Re-verify: the attached mount must sit exactly where the checked target was.
+  std::string got = BERTH_TRY(fd_real_path(mnt));
+  if (got != want) return fail(Errc::PermissionDenied, "mount landed on `{}` instead of `{}`", got, want);
   for (unsigned long p : o.propagation) BERTH_TRY_CTX(set_propagation(mnt, p), "set propagation");
   if (o.rec_attr_set || o.rec_attr_clr)
     BERTH_TRY_CTX(set_attr(mnt, true, o.rec_attr_set, o.rec_attr_clr), "set recursive attributes");

@@ -661,6 +661,38 @@ TEST_F(RootfsRootTest, CgroupNamespace) {
   expect_ok(kv, {"prepare", "enter", "finalize", "cgroup", "memory"});
 }
 
+// A cgroup v2 host (simulated: cgroup2 mounted over /sys/fs/cgroup in the child's own mount namespace): the
+// cgroup entry is a cgroup2 mount; in a user namespace without a cgroup namespace the kernel refuses that and
+// the host's hierarchy is bound instead. Read-only either way.
+TEST_F(RootfsRootTest, CgroupV2Host) {
+  oci::Spec spec = oci::default_spec();
+  Isolation iso;
+  iso.before_userns = [] {
+    if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) _exit(7);
+  };
+  auto body = [&](const Options& opts) {
+    return [&, opts](Report& r) {
+      r.status("prepare", prepare(spec, rootfs_, opts));
+      r.status("enter", enter(rootfs_, opts));
+      r.status("finalize", finalize(spec, opts));
+      r.check("cgroup2", is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC) && has_vfs_flag("/sys/fs/cgroup", ST_RDONLY));
+      r.check("controllers_file", access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0);
+      r.check("refuses_writes", write_errno("/sys/fs/cgroup/x", true) == EROFS);
+    };
+  };
+  auto kv = run_isolated(body(opts_), iso);
+  expect_ok(kv, {"prepare", "enter", "finalize", "cgroup2", "controllers_file", "refuses_writes"});
+
+  oci::Spec userns_spec = spec;
+  userns_spec.linux->namespaces.push_back({oci::NamespaceType::User, ""});
+  spec = userns_spec;
+  Options uopts = opts_;
+  uopts.user_namespace = true;
+  iso.userns = true;
+  auto ukv = run_isolated(body(uopts), iso);
+  expect_ok(ukv, {"prepare", "enter", "finalize", "cgroup2", "controllers_file", "refuses_writes"});
+}
+
 // linux.rootfsPropagation "rshared": the new root is shared after finalize; the host's "/" is not changed.
 TEST_F(RootfsRootTest, RootPropagationShared) {
   std::string host_before = mountinfo_line("/");
