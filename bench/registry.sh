@@ -94,11 +94,18 @@ curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$fil
 SH
 chmod +x "$WORK/put_blob.sh"
 
-hf() {  # name, then hyperfine args; ONLY="blob_put pull_berth" limits the metrics
+# hf NAME [hyperfine options] -n berth CMD -n docker-registry CMD
+# Runs the pair twice, berth first then docker-registry first (RUNS/2 each, "ABBA"), so neither server always
+# inherits the other's after-effects (page cache, ext4's recently-deleted inode scan after `rm -rf OUT`).
+hf() {
   local name=$1; shift
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   [ -n "${DEBUG:-}" ] && { hyperfine --runs 1 --show-output "$@" 2>&1 | tail -20; return; }
-  hyperfine --style none --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT_DIR/$name.json" "$@" >/dev/null
+  local n=$#
+  local opts=("${@:1:$((n - 6))}") a=("${@:$((n - 5)):3}") b=("${@:$((n - 2)):3}")
+  local half=$(((RUNS + 1) / 2))
+  hyperfine --style none --warmup "$WARMUP" --runs "$half" --export-json "$OUT_DIR/$name.ab.json" "${opts[@]}" "${a[@]}" "${b[@]}" >/dev/null
+  hyperfine --style none --warmup "$WARMUP" --runs "$half" --export-json "$OUT_DIR/$name.ba.json" "${opts[@]}" "${b[@]}" "${a[@]}" >/dev/null
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -120,16 +127,21 @@ hf push_berth \
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$OUT_DIR" <<'PY'
-import json, os, sys
+import json, os, statistics, sys
 d = sys.argv[1]
 mb = {"blob_get": 40, "blob_put": 100, "pull_skopeo": 80, "pull_berth": 80, "push_berth": 80}
 print("\n| metric | berth median [min–max] | docker-registry median [min–max] | berth / docker-registry | berth MB/s |")
 print("|---|---|---|---|---|")
 for name in ["blob_get", "blob_put", "pull_skopeo", "pull_berth", "push_berth"]:
-    if not os.path.exists(os.path.join(d, name + ".json")):
+    times = {"berth": [], "docker-registry": []}
+    for part in ("ab", "ba"):
+        p = os.path.join(d, f"{name}.{part}.json")
+        if os.path.exists(p):
+            for x in json.load(open(p))["results"]:
+                times[x["command"]] += x["times"]
+    if not times["berth"]:
         continue
-    r = {x["command"]: x for x in json.load(open(os.path.join(d, name + ".json")))["results"]}
-    b, g = r["berth"], r["docker-registry"]
-    f = lambda x: f"{x['median']*1000:.0f} ms [{x['min']*1000:.0f}–{x['max']*1000:.0f}]"
-    print(f"| {name} | {f(b)} | {f(g)} | {b['median']/g['median']:.2f}× | {mb[name]/b['median']:.0f} |")
+    b, g = statistics.median(times["berth"]), statistics.median(times["docker-registry"])
+    f = lambda t: f"{statistics.median(t)*1000:.0f} ms [{min(t)*1000:.0f}–{max(t)*1000:.0f}]"
+    print(f"| {name} | {f(times['berth'])} | {f(times['docker-registry'])} | {b/g:.2f}× | {mb[name]/b:.0f} |")
 PY
