@@ -489,6 +489,8 @@ TEST_F(RootfsRootTest, BindPropagationAndErrors) {
       {.destination = "/proc", .type = "proc", .source = "proc"},
       {.destination = "/data", .type = "bind", .source = tmp_ / "tree", .options = {"rbind", "rro", "rslave"}},
       {.destination = "/shared", .type = "tmpfs", .source = "tmpfs", .options = {"shared"}},
+      {.destination = "/remounted", .type = "tmpfs", .source = "tmpfs", .options = {"size=1m"}},
+      {.destination = "/remounted", .type = "tmpfs", .source = "tmpfs", .options = {"remount", "size=2m"}},
   };
   oci::Spec missing;
   missing.mounts = {{.destination = "/x", .type = "bind", .source = tmp_ / "does-not-exist", .options = {"bind"}}};
@@ -510,10 +512,12 @@ TEST_F(RootfsRootTest, BindPropagationAndErrors) {
       size_t e = mi.find('\n', p);
       return mi.substr(s == std::string::npos ? 0 : s + 1, e - (s == std::string::npos ? 0 : s + 1));
     };
+    struct statfs fs {};
+    r.check("remount", statfs("/remounted", &fs) == 0 && fs.f_blocks * fs.f_bsize == (2u << 20));
     r.check("shared", line_of("/shared").find("shared:") != std::string::npos, line_of("/shared"));
     r.check("not_shared_root", line_of("/").find("shared:") == std::string::npos, line_of("/"));
   });
-  expect_ok(kv, {"prepare", "enter", "rro", "shared", "not_shared_root"});
+  expect_ok(kv, {"prepare", "enter", "rro", "remount", "shared", "not_shared_root"});
   EXPECT_NE(kv["missing"].find("mount `" + (tmp_ / "does-not-exist") + "` on `/x`"), std::string::npos)
       << kv["missing"];
   EXPECT_NE(kv["missing"].find("No such file"), std::string::npos) << kv["missing"];
