@@ -186,6 +186,37 @@ TEST(Sysctl, RelativePathRefusesEscapes) {
   EXPECT_FALSE(nul);
 }
 
+// Exhaustive over short keys of '.', '/' and 'a': whatever is accepted stays below /proc/sys.
+TEST(Sysctl, RelativePathNeverEscapes) {
+  const char alphabet[] = {'.', '/', 'a'};
+  size_t accepted = 0, total = 0;
+  for (size_t len = 0; len <= 7; ++len) {
+    size_t combos = 1;
+    for (size_t i = 0; i < len; ++i) combos *= 3;
+    for (size_t n = 0; n < combos; ++n) {
+      std::string key;
+      for (size_t i = 0, v = n; i < len; ++i, v /= 3) key += alphabet[v % 3];
+      ++total;
+      auto r = sysctl_relative_path(key);
+      if (!r) continue;
+      ++accepted;
+      ASSERT_FALSE(r->empty()) << key;
+      ASSERT_NE(r->front(), '/') << key;
+      ASSERT_NE(r->back(), '/') << key;
+      size_t pos = 0;
+      while (pos <= r->size()) {
+        size_t slash = r->find('/', pos);
+        std::string comp = r->substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+        ASSERT_FALSE(comp.empty() || comp == "." || comp == "..") << key << " -> " << *r;
+        if (slash == std::string::npos) break;
+        pos = slash + 1;
+      }
+    }
+  }
+  EXPECT_EQ(total, 3280u);
+  EXPECT_GT(accepted, 0u);
+}
+
 TEST(Sysctl, NamespaceRules) {
   SysctlNamespaces none;
   SysctlNamespaces all{true, true, true, true};
