@@ -58,6 +58,7 @@ std::string to_json(const Features& f, int indent) {
   l["apparmor"] = ojson{{"enabled", f.linux.apparmor}};
   l["selinux"] = ojson{{"enabled", f.linux.selinux}};
   l["intelRdt"] = ojson{{"enabled", f.linux.intel_rdt}};
+  l["mountExtensions"] = ojson{{"idmap", ojson{{"enabled", f.linux.idmap_mounts}}}};
   o["linux"] = std::move(l);
   if (!f.annotations.empty()) o["annotations"] = f.annotations;
   return o.dump(indent, ' ', false, ojson::error_handler_t::replace);

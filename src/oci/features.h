@@ -7,7 +7,8 @@
 //              "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
 //              "seccomp": {"enabled": true, "actions": [...], "operators": [...], "archs": [...],
 //                          "knownFlags": [...], "supportedFlags": [...]},
-//              "apparmor": {"enabled": false}, "selinux": {"enabled": false}, "intelRdt": {"enabled": false}},
+//              "apparmor": {"enabled": false}, "selinux": {"enabled": false}, "intelRdt": {"enabled": false},
+//              "mountExtensions": {"idmap": {"enabled": false}}},
 //    "annotations": {...}}
 //
 // runtime_features() fills the lists from the same tables parse_runtime_spec() validates against, so the
@@ -40,6 +41,7 @@ struct Features {
     Cgroup cgroup;
     Seccomp seccomp;
     bool apparmor = false, selinux = false, intel_rdt = false;
+    bool idmap_mounts = false;  // "mountExtensions": {"idmap": {"enabled": ...}}
   } linux;
 
   std::map<std::string, std::string> annotations;  // e.g. "io.github.seccomp.libseccomp.version"

@@ -33,6 +33,8 @@ TEST(Features, Shape) {
   for (const auto& f : sc["supportedFlags"]) EXPECT_TRUE(as_set(sc["knownFlags"]).count(f)) << f;
   EXPECT_FALSE(j["linux"]["apparmor"]["enabled"]);
   EXPECT_FALSE(j["linux"]["selinux"]["enabled"]);
+  EXPECT_FALSE(j["linux"]["intelRdt"]["enabled"]);
+  EXPECT_FALSE(j["linux"]["mountExtensions"]["idmap"]["enabled"]);
   EXPECT_FALSE(j.contains("annotations"));
 
   Features f = runtime_features();
