@@ -8,6 +8,7 @@
 #include "base/file.h"
 #include "base/unique_fd.h"
 #include "commands.h"
+#include "image/image_store.h"
 #include "image/unpack/unpack.h"
 
 namespace berth::cli {
@@ -55,9 +56,28 @@ int unpack_layer(const std::string& layer, const std::string& dir, bool apply, b
 
 }  // namespace
 
+std::string human_size(int64_t b) {
+  const char* u[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(b);
+  int i = 0;
+  while (v >= 1000 && i < 4) {
+    v /= 1000;
+    i++;
+  }
+  return i == 0 ? fmt::format("{}B", b) : fmt::format("{:.3g}{}", v, u[i]);
+}
+
+int report(const char* what, const Error& e) {
+  std::fprintf(stderr, "berth image %s: %s\n", what, e.message().c_str());
+  return 1;
+}
+
 int image_main(int argc, char** argv) {
-  CLI::App app{"image commands (no daemon needed)", "berth image"};
+  CLI::App app{"image commands on a local --root (no daemon needed)", "berth image"};
   app.require_subcommand(1);
+  image::ImageStoreOptions so;
+  app.add_option("--root", so.root, "state directory")->capture_default_str();
+  app.add_option("--snapshotter", so.snapshotter, "overlay or native (default: overlay when available)");
 
   std::string layer, dir;
   bool apply = false, sync = false, verbose = false;
@@ -70,12 +90,141 @@ int image_main(int argc, char** argv) {
   ul->add_option("--max-bytes", max_bytes, "limit on the uncompressed size");
   ul->add_flag("-v,--verbose", verbose, "print entry count and time to stderr");
 
+  bool quiet = false;
+  auto* ls = app.add_subcommand("ls", "list images");
+  ls->add_flag("-q,--quiet", quiet, "names only");
+  std::vector<std::string> names;
+  auto* rm = app.add_subcommand("rm", "remove image names (content goes with prune)");
+  rm->add_option("names", names, "images")->required();
+  std::string name, name2, out, in, platform;
+  auto* inspect = app.add_subcommand("inspect", "print an image's record, manifest, config and layers as JSON");
+  inspect->add_option("name", name, "image")->required();
+  auto* tag = app.add_subcommand("tag", "add a name for an image");
+  tag->add_option("source", name, "existing image")->required();
+  tag->add_option("target", name2, "new name")->required();
+  bool as_dir = false;
+  auto* save = app.add_subcommand("save", "write images as a docker-save archive that is also an OCI layout");
+  save->add_option("names", names, "images")->required();
+  save->add_option("-o,--output", out, "output tar file (- for stdout), or directory with --dir")->required();
+  save->add_flag("--dir", as_dir, "write a directory instead of a tar");
+  auto* exp = app.add_subcommand("export", "write images as an OCI image layout (directory, or tar with --tar)");
+  bool as_tar = false;
+  exp->add_option("names", names, "images")->required();
+  exp->add_option("-o,--output", out, "output directory (or tar file with --tar)")->required();
+  exp->add_flag("--tar", as_tar, "write a tar instead of a directory");
+  auto* load = app.add_subcommand("load", "load a docker-save archive or an OCI layout (tar, tar.gz or directory)");
+  load->add_option("-i,--input", in, "archive or directory (- for stdin)")->required();
+  load->add_option("--name", name, "name for images the archive does not name");
+  auto* imp = app.add_subcommand("import", "make a one-layer image from a root filesystem tarball");
+  imp->add_option("tarball", in, "tar, tar.gz or tar.zst")->required();
+  imp->add_option("name", name, "image name")->required();
+  auto* prune = app.add_subcommand("prune", "remove content and layers no image references");
+  auto* unpack_cmd = app.add_subcommand("unpack", "extract an image's layers into the snapshotter; prints the top chain ID");
+  unpack_cmd->add_option("name", name, "image")->required();
+  unpack_cmd->add_option("--platform", platform, "os/arch[/variant] (default linux/amd64)");
+  std::string busybox = "/bin/busybox";
+  auto* boot = app.add_subcommand("bootstrap", "build a base image locally");
+  auto* boot_bb = boot->add_subcommand("busybox", "from the host's static busybox (Debian busybox-static), all applets");
+  boot->require_subcommand(1);
+  boot_bb->add_option("--name", name, "image name (default busybox:latest)");
+  boot_bb->add_option("--busybox", busybox, "busybox binary")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (ul->parsed()) return unpack_layer(layer, dir, apply, sync, max_bytes, verbose);
+
+  auto store_r = image::ImageStore::open(so);
+  if (!store_r) return report("open", store_r.error());
+  auto& store = **store_r;
+
+  if (ls->parsed()) {
+    auto list = store.list();
+    if (!list) return report("ls", list.error());
+    if (!quiet) std::printf("%-50s %-20s %-10s\n", "NAME", "DIGEST", "SIZE");
+    for (auto& r : *list) {
+      if (quiet) {
+        std::printf("%s\n", r.name.c_str());
+        continue;
+      }
+      int64_t size = r.target.size;
+      if (auto res = store.resolve(r.name)) {
+        size = res->manifest.config.size;
+        for (auto& l : res->manifest.layers) size += l.size;
+      }
+      std::printf("%-50s %-20s %-10s\n", r.name.c_str(), std::string(r.target.digest.hex().substr(0, 12)).c_str(),
+                  human_size(size).c_str());
+    }
+    return 0;
+  }
+  if (rm->parsed()) {
+    int rc = 0;
+    for (auto& n : names) {
+      auto st = store.remove(n);
+      if (!st) rc = report("rm", st.error());
+      else std::printf("Untagged: %s\n", n.c_str());
+    }
+    return rc;
+  }
+  if (inspect->parsed()) {
+    auto j = store.inspect_json(name);
+    if (!j) return report("inspect", j.error());
+    std::printf("%s\n", j->c_str());
+    return 0;
+  }
+  if (tag->parsed()) {
+    auto st = store.tag(name, name2);
+    return st ? 0 : report("tag", st.error());
+  }
+  if (save->parsed()) {
+    auto st = store.save(names, out, as_dir);
+    return st ? 0 : report("save", st.error());
+  }
+  if (exp->parsed()) {
+    auto st = store.save(names, out, !as_tar);
+    return st ? 0 : report("export", st.error());
+  }
+  if (load->parsed()) {
+    auto r = store.load(in, name);
+    if (!r) return report("load", r.error());
+    for (auto& n : *r) std::printf("Loaded image: %s\n", n.c_str());
+    return 0;
+  }
+  if (imp->parsed()) {
+    auto r = store.import_rootfs(in, name);
+    if (!r) return report("import", r.error());
+    std::printf("%s\n", r->digest.str().c_str());
+    return 0;
+  }
+  if (prune->parsed()) {
+    auto r = store.prune();
+    if (!r) return report("prune", r.error());
+    for (auto& d : r->content.removed) std::printf("deleted: %s\n", d.str().c_str());
+    for (auto& s : r->snapshots_removed) std::printf("deleted layer: %s\n", s.c_str());
+    std::printf("Total reclaimed space: %s\n", human_size(r->content.bytes_freed).c_str());
+    return 0;
+  }
+  if (unpack_cmd->parsed()) {
+    auto p = oci::Platform::host();
+    if (!platform.empty()) {
+      auto pp = oci::Platform::parse(platform);
+      if (!pp) return report("unpack", pp.error());
+      p = *pp;
+    }
+    auto r = store.unpack(name, p);
+    if (!r) return report("unpack", r.error());
+    std::printf("%s\n", r->c_str());
+    return 0;
+  }
+  if (boot_bb->parsed()) {
+    auto r = store.bootstrap_busybox(name, busybox);
+    if (!r) return report("bootstrap busybox", r.error());
+    std::printf("%s %s\n", image::normalize_name(name.empty() ? "busybox" : name).value_or(name).c_str(),
+                r->digest.str().c_str());
+    return 0;
+  }
   return 2;
 }
 

@@ -13,6 +13,7 @@
 #include "base/unique_fd.h"
 #include "image/image_store.h"
 #include "image/layer_writer.h"
+#include "image/unpack/decompress.h"
 
 extern char** environ;
 
@@ -110,6 +111,70 @@ Result<oci::Descriptor> ImageStore::bootstrap_busybox(const std::string& name_in
     m.config = cdesc;
     m.layers.push_back(layer.desc);
     auto mdesc = BERTH_TRY(write_json_blob(oci::to_json(m), oci::media::kOciManifest, lease));
+    BERTH_TRY(put_image(name, mdesc));
+    return mdesc;
+  };
+  auto r = build();
+  (void)meta_->delete_lease(lease);
+  return r;
+}
+
+}  // namespace berth::image
+
+namespace berth::image {
+
+Result<oci::Descriptor> ImageStore::import_rootfs(const std::string& tarball, const std::string& name_in) {
+  std::string name = BERTH_TRY(normalize_name(name_in));
+  UniqueFd fd(::open(tarball.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno("import: open `{}`", tarball);
+  std::string lease = fmt::format("import-{}", ::getpid());
+  (void)meta_->delete_lease(lease);
+  BERTH_TRY(meta_->create_lease(lease, int64_t{3600} * 1000000000));
+  auto build = [&]() -> Result<oci::Descriptor> {
+    // One pass: the raw bytes go to the content store while the decompressed stream is hashed for diff_id.
+    struct Tee final : unpack::Source {
+      int fd;
+      content::Writer* w;
+      Result<size_t> read(void* buf, size_t n) override {
+        ssize_t r = ::read(fd, buf, n);
+        if (r < 0) return fail_errno("import: read");
+        BERTH_TRY(w->write(std::string_view(static_cast<char*>(buf), static_cast<size_t>(r))));
+        return static_cast<size_t>(r);
+      }
+    };
+    content::WriterOptions wo;
+    wo.ref = "import-" + tarball;
+    auto w = BERTH_TRY(content_->writer(wo));
+    BERTH_TRY(w->truncate());
+    Tee tee;
+    tee.fd = fd.get();
+    tee.w = w.get();
+    unpack::Decompressor dec(tee, std::nullopt, uint64_t{1} << 40, false);
+    BERTH_TRY_CTX(dec.drain(), "import `{}`", tarball);
+    oci::Descriptor layer;
+    layer.size = w->offset();
+    layer.digest = w->digest();
+    auto c = w->commit(layer.size, layer.digest);
+    if (!c && c.error().code() != Errc::AlreadyExists) return fail(std::move(c).error());
+    BERTH_TRY(meta_->add_lease_resource(lease, {metadata::ResourceKind::Content, layer.digest.str()}));
+    unsigned char m[4] = {};
+    auto rd = BERTH_TRY(content_->reader(layer.digest));
+    BERTH_TRY(rd->read_at(m, 4, 0));
+    layer.media_type = std::string(m[0] == 0x1f && m[1] == 0x8b                               ? oci::media::kOciLayerGzip
+                                   : (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd) ? oci::media::kOciLayerZstd
+                                                                                                    : oci::media::kOciLayer);
+    oci::ImageConfig cfg;
+    cfg.created = rfc3339(::time(nullptr));
+    cfg.architecture = "amd64";
+    cfg.os = "linux";
+    cfg.diff_ids = {dec.diff_id()};
+    cfg.history.push_back({cfg.created, "berth image import " + tarball, "", "", false});
+    auto cdesc = BERTH_TRY(write_json_blob(oci::to_json(cfg), oci::media::kOciConfig, lease));
+    oci::Manifest man;
+    man.media_type = std::string(oci::media::kOciManifest);
+    man.config = cdesc;
+    man.layers.push_back(layer);
+    auto mdesc = BERTH_TRY(write_json_blob(oci::to_json(man), oci::media::kOciManifest, lease));
     BERTH_TRY(put_image(name, mdesc));
     return mdesc;
   };

@@ -81,6 +81,10 @@ class ImageStore {
   Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir);
   Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "");
 
+  // `docker import`: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image `name` (the file
+  // is stored as the layer blob as-is; its diff_id is computed from the uncompressed stream).
+  Result<oci::Descriptor> import_rootfs(const std::string& tarball, const std::string& name);
+
   // Builds `name` (default docker.io/library/busybox:latest) from the host's static busybox: one layer with
   // /bin/busybox, a symlink per applet, a minimal /etc; Cmd ["sh"], linux/amd64.
   Result<oci::Descriptor> bootstrap_busybox(const std::string& name, const std::string& busybox_path = "/bin/busybox");
