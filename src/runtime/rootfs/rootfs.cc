@@ -182,10 +182,11 @@ Status bind_prepared(int tree, int target, const MountOptions& o) {
     // First as "mount --bind -o opts": exactly the requested flags. In a user namespace some of the source's
     // flags are locked (MNT_LOCK_*) and clearing them fails with EPERM; then keep what the source has and
     // only add, failing if the config explicitly asked to clear a locked flag.
-    auto first = set_attr(tree, false, set, ((kBindResetAttrs & ~set) | explicit_clr | atime_clr) & ~set);
+    // (An atime change needs all of MOUNT_ATTR__ATIME in the clear mask, overlapping the set mask.)
+    auto first = set_attr(tree, false, set, (kBindResetAttrs & ~set) | explicit_clr | atime_clr);
     if (!first) {
       if (first.error().sys_errno() != EPERM) return fail(std::move(first).error());
-      auto second = set_attr(tree, false, set, (explicit_clr | atime_clr) & ~set);
+      auto second = set_attr(tree, false, set, explicit_clr | atime_clr);
       if (!second)
         return fail(std::move(second).error().wrap(
             fmt::format("cannot apply `{}` (the source has locked flags)", mount_flags_string(o.flags))));

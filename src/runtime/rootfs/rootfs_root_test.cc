@@ -208,7 +208,9 @@ TEST_F(RootfsRootTest, DefaultSpecContainer) {
   ASSERT_TRUE(mkdir_all(tmp_ / "bindsrc"));
   ASSERT_TRUE(write_file_atomic(tmp_ / "bindsrc/file", "hello"));
   oci::Spec spec = oci::default_spec();
-  spec.mounts.push_back({.destination = "/mnt/ro", .type = "bind", .source = "bindsrc", .options = {"rbind", "ro"}});
+  spec.mounts.push_back({.destination = "/mnt/ro", .type = "bind", .source = "bindsrc", .options = {"rbind", "ro", "noatime"}});
+  spec.mounts.push_back({.destination = "/mnt/strict", .type = "bind", .source = "bindsrc",
+                         .options = {"bind", "strictatime", "nodev"}});
   spec.mounts.push_back({.destination = "/tmp", .type = "tmpfs", .source = "tmpfs",
                          .options = {"nosuid", "nodev", "noexec", "mode=1770", "size=1m"}});
   spec.mounts.push_back({.destination = "/etc/hostname2", .type = "none", .source = tmp_ / "bindsrc/file",
@@ -257,6 +259,9 @@ TEST_F(RootfsRootTest, DefaultSpecContainer) {
     r.check("root_ro", write_errno("/newfile", true) == EROFS);
     r.check("bind_ro_reads", read_or_error("/mnt/ro/file") == "hello");
     r.check("bind_ro_refuses", write_errno("/mnt/ro/file") == EROFS);
+    r.check("bind_noatime", has_vfs_flag("/mnt/ro", ST_NOATIME));
+    r.check("bind_strictatime", has_vfs_flag("/mnt/strict", ST_NODEV) && !has_vfs_flag("/mnt/strict", ST_NOATIME) &&
+                                    !has_vfs_flag("/mnt/strict", ST_RELATIME));
     r.check("file_bind", read_or_error("/etc/hostname2") == "hello" && has_vfs_flag("/etc/hostname2", ST_NOSUID));
     r.check("tmpfs_mode", stat("/tmp", &s) == 0 && (s.st_mode & 07777) == 01770);
     struct statfs fs {};
@@ -270,7 +275,7 @@ TEST_F(RootfsRootTest, DefaultSpecContainer) {
   expect_ok(kv, {"prepare", "enter", "finalize", "proc", "proc_is_ours", "dev_null", "dev/dev/zero", "dev/dev/full", "dev/dev/random",
                  "dev/dev/urandom", "dev/dev/tty", "spec_device", "ptmx_link", "fd_link", "stderr_link", "devpts",
                  "dev_tmpfs", "shm", "mqueue", "sysfs_ro", "cgroup_ro", "cgroup_memory", "kcore_masked",
-                 "firmware_masked", "proc_sys_ro", "sysctl_applied", "root_ro", "bind_ro_reads", "bind_ro_refuses",
+                 "firmware_masked", "proc_sys_ro", "sysctl_applied", "root_ro", "bind_ro_reads", "bind_ro_refuses", "bind_noatime", "bind_strictatime",
                  "file_bind", "tmpfs_mode", "tmpfs_size", "tmpfs_flags", "tmpfs_writable", "cwd", "busybox_visible"});
   // Nothing was written through to the host.
   EXPECT_EQ(read_or_error(tmp_ / "bindsrc/file"), "hello");
