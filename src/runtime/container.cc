@@ -592,7 +592,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   st.cgroups_path = cgroups_path;
   st.cgroup_paths = cg->paths();
   st.new_pid_ns = clone_flags & CLONE_NEWPID;
-  std::string creating = oci_state_json(st, ContainerStatus::Creating, 0);
+  std::string creating = oci_state_json(st, ContainerStatus::Creating, -1);
   if (ctx.wait_go) BERTH_TRY(sync_send(parent_sock.get(), SyncType::Go, creating));
 
   Created out;
@@ -674,7 +674,7 @@ Status Runtime::start_impl(const ContainerState& s, const oci::Spec& spec) {
   }
   ::unlink(fifo.c_str());
   if (!spec.hooks.poststart.empty()) {
-    std::string state = oci_state_json(s, ContainerStatus::Running, 0);
+    std::string state = oci_state_json(s, ContainerStatus::Running, -1);
     for (const auto& h : spec.hooks.poststart) {
       if (auto st = run_hook(h, state, "poststart"); !st) log::warn("{}", st.error().message());
     }
@@ -702,7 +702,7 @@ Result<int> Runtime::run(const CreateOptions& opts, bool detach) {
   }
   c.sock.reset();
   if (!c.spec.hooks.poststart.empty()) {
-    std::string state = oci_state_json(c.state, ContainerStatus::Running, 0);
+    std::string state = oci_state_json(c.state, ContainerStatus::Running, -1);
     for (const auto& h : c.spec.hooks.poststart) {
       if (auto st = run_hook(h, state, "poststart"); !st) log::warn("{}", st.error().message());
     }
@@ -739,7 +739,7 @@ Status Runtime::destroy(const ContainerState& s, const oci::Spec* spec) {
     }
   }
   if (spec && !spec->hooks.poststop.empty()) {
-    std::string state = oci_state_json(s, ContainerStatus::Stopped, 0);
+    std::string state = oci_state_json(s, ContainerStatus::Stopped, -1);
     for (const auto& h : spec->hooks.poststop) {
       if (auto st = run_hook(h, state, "poststop"); !st) log::warn("{}", st.error().message());
     }
@@ -942,7 +942,7 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
     ::waitpid(first, nullptr, 0);
   }
   if (auto st = cg->add_pid(pid); !st) return fail_kill(std::move(st).error().wrap("join cgroup"));
-  if (auto st = sync_send(parent_sock.get(), SyncType::Go, oci_state_json(s, status, 0)); !st)
+  if (auto st = sync_send(parent_sock.get(), SyncType::Go, oci_state_json(s, status, -1)); !st)
     return fail_kill(std::move(st).error());
   UniqueFd master;
   for (;;) {

@@ -348,6 +348,42 @@ TEST_F(ContainerTest, RuntimeBinaryIsNotWritableFromTheContainer) {
   EXPECT_EQ(err, EROFS) << (err ? strerror(err) : "the runtime binary was writable");
 }
 
+TEST_F(ContainerTest, HooksRunInOrderWithState) {
+  // Host-side hooks append to a host file; in-container hooks (createContainer runs before pivot_root in
+  // the container's mount namespace, startContainer after it) append through paths they can see.
+  std::string log = tmp_ / "hooks.log";
+  auto hook = [&](const std::string& name) {
+    return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "read s; echo " + name + " ${s%%,*} >> " + log}}};
+  };
+  config_["hooks"] = {{"prestart", {hook("prestart")}},
+                      {"createRuntime", {hook("createRuntime")}},
+                      {"createContainer", {hook("createContainer")}},
+                      {"poststart", {hook("poststart")}},
+                      {"poststop", {hook("poststop")}}};
+  config_["hooks"]["startContainer"] = {
+      {{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo startContainer >> /dev/shm/start.log"}}}};
+  set_args({"cat", "/dev/shm/start.log"});
+  auto r = rt({"run", "-b", bundle_, id("hooks")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "startContainer\n");
+  std::string got = read_file(log).value_or("");
+  EXPECT_EQ(got,
+            "prestart {\"ociVersion\":\"1.1.0\"\ncreateRuntime {\"ociVersion\":\"1.1.0\"\n"
+            "createContainer {\"ociVersion\":\"1.1.0\"\npoststart {\"ociVersion\":\"1.1.0\"\n"
+            "poststop {\"ociVersion\":\"1.1.0\"\n")
+      << got;
+}
+
+TEST_F(ContainerTest, HookTimeoutFailsCreateAndCleansUp) {
+  config_["hooks"] = {{"prestart", {{{"path", "/bin/sleep"}, {"args", {"sleep", "30"}}, {"timeout", 1}}}}};
+  set_args({"true"});
+  std::string cid = id("hook-timeout");
+  auto r = rt({"create", "-b", bundle_, cid});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("timed out after 1s"), std::string::npos) << r.err;
+  EXPECT_NE(::access((root_ + "/" + cid).c_str(), F_OK), 0);
+}
+
 TEST_F(ContainerTest, LibraryRunInProcess) {
   // The engine's monitor uses the library directly: run a container without the CLI.
   set_args({"sh", "-c", "exit 5"});
