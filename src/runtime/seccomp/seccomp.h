@@ -64,6 +64,8 @@ Result<Program> compile(const oci::Seccomp& config);
 Result<Program> compile_cached(const oci::Seccomp& config, const std::string& cache_dir);
 // The cache key (hex SHA-256) compile_cached uses for config.
 std::string cache_key(const oci::Seccomp& config);
+// The SHA-256 behind cache_key (a local implementation: the static berth-runtime does not link libcrypto).
+std::string sha256_hex_for_test(std::string_view data);
 
 // Installs the program on the calling thread with seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog).
 // Returns the listener fd (close-on-exec) when the program uses SCMP_ACT_NOTIFY, otherwise -1.

@@ -19,6 +19,7 @@
 
 #include "base/file.h"
 #include "base/testing/temp_dir.h"
+#include "oci/digest.h"
 
 namespace berth::runtime::seccomp {
 namespace {
@@ -208,6 +209,16 @@ TEST(SeccompCompile, ErrorsNameTheField) {
 TEST(SeccompCompile, ProcessStateJson) {
   std::string j = container_process_state("1.1.0", 42, "a\"b", R"({"id":"c1","status":"creating"})");
   EXPECT_EQ(j, R"({"ociVersion":"1.1.0","fds":["seccompFd"],"pid":42,"metadata":"a\"b","state":{"id":"c1","status":"creating"}})");
+}
+
+TEST(SeccompCache, Sha256MatchesOpenSsl) {
+  EXPECT_EQ(sha256_hex_for_test(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex_for_test("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::string s;
+  for (int len = 0; len < 300; ++len) {
+    EXPECT_EQ(sha256_hex_for_test(s), oci::Digest::sha256_of(s).hex()) << len;
+    s += static_cast<char>('a' + len % 26 + (len % 7 == 0 ? 100 : 0));
+  }
 }
 
 TEST(SeccompCache, MissThenHit) {
