@@ -3,8 +3,12 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,6 +16,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <list>
 #include <mutex>
 #include <set>
@@ -38,6 +43,17 @@ Result<std::string> ServerRequest::read_all(size_t max) {
     out.append(buf, n);
   }
   return out;
+}
+
+Status ServerResponse::begin_stream(int, const Headers&) {
+  return fail(Errc::Unimplemented, "streaming responses are not supported here");
+}
+Status ServerResponse::write(std::string_view) {
+  return fail(Errc::Unimplemented, "streaming responses are not supported here");
+}
+Status ServerResponse::end_stream() { return fail(Errc::Unimplemented, "streaming responses are not supported here"); }
+Result<ServerResponse::Hijacked> ServerResponse::hijack(int, const Headers&) {
+  return fail(Errc::Unimplemented, "connection hijacking is not supported here");
 }
 
 namespace {
@@ -116,7 +132,53 @@ class Request final : public ServerRequest {
 template <class Stream>
 class Response final : public ServerResponse {
  public:
-  Response(Stream& s, bool head, bool keep_alive) : stream_(s), head_(head), keep_alive_(keep_alive) {}
+  Response(Stream& s, bool head, bool keep_alive, beast::flat_buffer* buf = nullptr)
+      : stream_(s), head_(head), keep_alive_(keep_alive), buf_(buf) {}
+
+  Status begin_stream(int status, const Headers& headers) override {
+    if (sent_) return fail(Errc::FailedPrecondition, "response already started");
+    sent_ = true;
+    streaming_ = true;
+    return record(write_raw(stream_, header_block(status, headers, std::nullopt)));
+  }
+
+  Status write(std::string_view data) override {
+    if (!streaming_) return fail(Errc::FailedPrecondition, "write() before begin_stream()");
+    if (head_ || data.empty()) return ok();
+    std::string chunk = fmt::format("{:x}\r\n", data.size());
+    chunk.append(data);
+    chunk.append("\r\n");
+    return record(write_raw(stream_, chunk));
+  }
+
+  Status end_stream() override {
+    if (!streaming_) return fail(Errc::FailedPrecondition, "end_stream() before begin_stream()");
+    streaming_ = false;
+    if (head_) return ok();
+    return record(write_raw(stream_, "0\r\n\r\n"));
+  }
+
+  Result<Hijacked> hijack(int status, const Headers& headers) override {
+    if (sent_) return fail(Errc::FailedPrecondition, "response already started");
+    if constexpr (!std::is_same_v<Stream, tcp::socket>) {
+      return fail(Errc::Unimplemented, "hijacking a TLS connection is not supported");
+    } else {
+      sent_ = true;
+      close_ = true;  // the connection is never reused for HTTP afterwards
+      std::string h = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
+      for (const auto& [k, v] : headers.items()) h += fmt::format("{}: {}\r\n", k, v);
+      h += "\r\n";
+      BERTH_TRY(record(write_raw(stream_, h)));
+      Hijacked out;
+      out.fd = stream_.native_handle();
+      if (buf_) {
+        auto d = buf_->data();
+        out.buffered.assign(static_cast<const char*>(d.data()), d.size());
+        buf_->consume(d.size());
+      }
+      return out;
+    }
+  }
 
   Status send(int status, const Headers& headers, std::string_view body,
               std::optional<uint64_t> head_length = std::nullopt) override {
@@ -170,16 +232,21 @@ class Response final : public ServerResponse {
   bool sent() const override { return sent_; }
   bool failed() const { return failed_; }
   bool close_after() const { return close_; }
+  bool streaming() const { return streaming_; }
 
  private:
-  std::string header_block(int status, const Headers& headers, uint64_t length) {
+  // length nullopt = chunked.
+  std::string header_block(int status, const Headers& headers, std::optional<uint64_t> length) {
     std::string h = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
     for (const auto& [k, v] : headers.items()) {
-      if (iequals(k, "Content-Length")) continue;
+      if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding")) continue;
       if (iequals(k, "Connection") && iequals(v, "close")) close_ = true;
       h += fmt::format("{}: {}\r\n", k, v);
     }
-    h += fmt::format("Content-Length: {}\r\n", length);
+    if (length)
+      h += fmt::format("Content-Length: {}\r\n", *length);
+    else
+      h += "Transfer-Encoding: chunked\r\n";
     if (!keep_alive_) h += "Connection: close\r\n";
     h += "\r\n";
     return h;
@@ -192,6 +259,8 @@ class Response final : public ServerResponse {
   Stream& stream_;
   bool head_;
   bool keep_alive_;
+  beast::flat_buffer* buf_;
+  bool streaming_ = false;
   bool sent_ = false;
   bool failed_ = false;
   bool close_ = false;
@@ -220,9 +289,10 @@ void serve_connection(Stream& stream, const Handler& handler, const std::string&
     bool keep_alive = parser.get().keep_alive();
     bool head = parser.get().method() == bhttp::verb::head;
     Request<Stream> req(stream, buf, parser, remote);
-    Response<Stream> resp(stream, head, keep_alive);
+    Response<Stream> resp(stream, head, keep_alive, &buf);
     handler(req, resp);
     if (!resp.sent()) (void)resp.send(500, Headers{}, "");
+    if (resp.streaming() && !resp.failed()) (void)resp.end_stream();
     if (resp.failed() || resp.close_after() || !keep_alive) return;
     if (!req.drain()) return;
   }
@@ -234,6 +304,58 @@ class ServerImpl final : public Server {
   ~ServerImpl() override { stop(); }
 
   Status init(const ServerOptions& o) {
+    if (o.addr.starts_with("unix://")) {
+      BERTH_TRY(listen_unix(o.addr.substr(7), o.unix_mode));
+    } else {
+      BERTH_TRY(listen_tcp(o));
+    }
+    if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      beast::error_code ec;
+      tls_->use_certificate_chain_file(o.tls_cert, ec);
+      if (ec) return fail(Errc::InvalidArgument, "TLS certificate `{}`: {}", o.tls_cert, ec.message());
+      tls_->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
+      if (ec) return fail(Errc::InvalidArgument, "TLS key `{}`: {}", o.tls_key, ec.message());
+      if (!o.tls_client_ca.empty()) {
+        tls_->load_verify_file(o.tls_client_ca, ec);
+        if (ec) return fail(Errc::InvalidArgument, "TLS client CA `{}`: {}", o.tls_client_ca, ec.message());
+        tls_->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+      }
+    } else if (!o.tls_client_ca.empty()) {
+      return fail(Errc::InvalidArgument, "a TLS client CA needs a server certificate and key");
+    }
+    if (unix_fd_ >= 0)
+      accept_thread_ = std::thread([this] { accept_unix_loop(); });
+    else
+      accept_thread_ = std::thread([this] { accept_loop(); });
+    return ok();
+  }
+
+  Status listen_unix(const std::string& path, unsigned mode) {
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof sa.sun_path)
+      return fail(Errc::InvalidArgument, "unix socket path `{}`: empty or too long", path);
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) return fail(Errc::AlreadyExists, "`{}` exists and is not a socket", path);
+      ::unlink(path.c_str());  // a stale socket from a previous run
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail_errno("socket(AF_UNIX)");
+    unix_fd_ = fd;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) return fail_errno("bind {}", path);
+    unix_path_ = path;
+    if (::chmod(path.c_str(), mode) < 0) return fail_errno("chmod {}", path);
+    if (::listen(fd, SOMAXCONN) < 0) return fail_errno("listen {}", path);
+    if (::pipe2(wake_, O_CLOEXEC) < 0) return fail_errno("pipe2");
+    return ok();
+  }
+
+  Status listen_tcp(const ServerOptions& o) {
     std::string host = o.addr;
     std::string port = "0";
     if (auto c = o.addr.rfind(':'); c != std::string::npos) {
@@ -259,16 +381,6 @@ class ServerImpl final : public Server {
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return fail(Errc::Unavailable, "listen on `{}`: {}", o.addr, ec.message());
     port_ = acceptor_.local_endpoint().port();
-    if (!o.tls_cert.empty() || !o.tls_key.empty()) {
-      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-      tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-      tls_->use_certificate_chain_file(o.tls_cert, ec);
-      if (ec) return fail(Errc::InvalidArgument, "TLS certificate `{}`: {}", o.tls_cert, ec.message());
-      tls_->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
-      if (ec) return fail(Errc::InvalidArgument, "TLS key `{}`: {}", o.tls_key, ec.message());
-    }
-    accept_thread_ = std::thread([this] { accept_loop(); });
     return ok();
   }
 
@@ -279,6 +391,7 @@ class ServerImpl final : public Server {
       std::lock_guard lk(mu_);
       if (stopped_) return;
       stopped_ = true;
+      if (wake_[1] >= 0) (void)!::write(wake_[1], "x", 1);
       ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
       for (int fd : live_fds_) ::shutdown(fd, SHUT_RDWR);
     }
@@ -290,6 +403,12 @@ class ServerImpl final : public Server {
     }
     beast::error_code ec;
     acceptor_.close(ec);
+    if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
+    for (int* fd : {&unix_fd_, &wake_[0], &wake_[1]})
+      if (*fd >= 0) {
+        ::close(*fd);
+        *fd = -1;
+      }
   }
 
   void wait() override {
@@ -298,6 +417,41 @@ class ServerImpl final : public Server {
   }
 
  private:
+  void accept_unix_loop() {
+    for (;;) {
+      pollfd p[2] = {{unix_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      int n = ::poll(p, 2, -1);
+      if (n < 0 && errno != EINTR) return;
+      {
+        std::lock_guard lk(mu_);
+        if (stopped_) return;
+      }
+      if (n <= 0 || !(p[0].revents & POLLIN)) continue;
+      int fd = ::accept4(unix_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          log::warn("http server: accept: {}", std::strerror(errno));
+          std::this_thread::yield();
+        }
+        continue;
+      }
+      // Beast only needs a stream socket: the unix connection rides in a tcp::socket object (no TCP
+      // options are ever set on it).
+      tcp::socket sock(io_);
+      beast::error_code ec;
+      sock.assign(tcp::v4(), fd, ec);
+      if (ec) {
+        ::close(fd);
+        continue;
+      }
+      std::lock_guard lk(mu_);
+      if (stopped_) return;
+      live_fds_.insert(fd);
+      ++active_;
+      std::thread([this, s = std::move(sock)]() mutable { run_connection(std::move(s)); }).detach();
+    }
+  }
+
   void accept_loop() {
     for (;;) {
       tcp::socket sock(io_);
@@ -325,7 +479,7 @@ class ServerImpl final : public Server {
     {
       beast::error_code ec;
       auto ep = sock.remote_endpoint(ec);
-      std::string remote = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+      std::string remote = unix_fd_ >= 0 ? "unix" : ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
       if (tls_) {
         asio::ssl::stream<tcp::socket> ss(std::move(sock), *tls_);
         ss.handshake(asio::ssl::stream_base::server, ec);
@@ -366,6 +520,9 @@ class ServerImpl final : public Server {
   bool stopped_ = false;
   std::set<int> live_fds_;
   size_t active_ = 0;
+  int unix_fd_ = -1;
+  int wake_[2] = {-1, -1};
+  std::string unix_path_;
 };
 
 }  // namespace

@@ -47,14 +47,32 @@ class ServerResponse {
   // Sends `len` bytes of fd starting at offset (not written for HEAD).
   virtual Status send_file(int status, const Headers& headers, int fd, uint64_t offset, uint64_t len) = 0;
   virtual bool sent() const = 0;
+
+  // Streaming: status and headers go out at once (flushed) with Transfer-Encoding: chunked; each write() is
+  // one chunk, end() sends the last chunk. For HEAD no body is written. Unimplemented unless overridden.
+  virtual Status begin_stream(int status, const Headers& headers);
+  virtual Status write(std::string_view data);
+  virtual Status end_stream();
+
+  // Connection hijacking (plain sockets only): sends the status line and headers (e.g. 101 with
+  // Connection/Upgrade), then hands over the raw socket for the rest of the handler call: `fd` is readable
+  // and writable (both directions, shutdown(SHUT_WR) allowed) and `buffered` holds bytes the client sent
+  // after the request that were already read. The server closes the fd once the handler returns.
+  struct Hijacked {
+    int fd = -1;
+    std::string buffered;
+  };
+  virtual Result<Hijacked> hijack(int status, const Headers& headers);
 };
 
 using Handler = std::function<void(ServerRequest&, ServerResponse&)>;
 
 struct ServerOptions {
-  std::string addr = "127.0.0.1:0";  // host:port; port 0 picks an ephemeral port
+  std::string addr = "127.0.0.1:0";  // host:port (port 0 picks an ephemeral port), or unix:///path/to/socket
   std::string tls_cert;              // PEM files; both empty = plain HTTP
   std::string tls_key;
+  std::string tls_client_ca;         // PEM CA bundle: when set, clients must present a certificate it signed
+  unsigned unix_mode = 0660;         // permissions of a unix socket; the socket file is removed by stop()
 };
 
 class Server {
