@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -165,6 +167,23 @@ Result<UniqueFd> open_ns(const std::string& path, oci::NamespaceType type) {
   return fd;
 }
 
+// linux.personality (runtime-spec 1.1): {"domain": "LINUX" | "LINUX32", "flags": [...]}. Read from the
+// raw config because the typed Spec does not carry it. -1 = leave the personality alone.
+Result<long> parse_personality(const std::string& config_text) {
+  try {
+    auto j = nlohmann::json::parse(config_text);
+    if (!j.contains("linux") || !j["linux"].is_object() || !j["linux"].contains("personality")) return -1L;
+    const auto& p = j["linux"]["personality"];
+    if (!p.is_object()) return fail(Errc::InvalidArgument, "config.json: linux.personality: expected object");
+    std::string domain = p.value("domain", "");
+    if (domain == "LINUX") return static_cast<long>(PER_LINUX);
+    if (domain == "LINUX32") return static_cast<long>(PER_LINUX32);
+    return fail(Errc::InvalidArgument, "config.json: linux.personality.domain: unknown domain \"{}\"", domain);
+  } catch (const nlohmann::json::exception& e) {
+    return fail(Errc::InvalidArgument, "config.json: {}", e.what());
+  }
+}
+
 Result<std::pair<oci::Spec, std::string>> load_bundle(const std::string& bundle) {
   auto text = read_file(bundle + "/config.json", 16 << 20);
   if (!text) return fail(std::move(text).error().wrap("load bundle config"));
@@ -217,29 +236,28 @@ Status validate_for_create(const oci::Spec& spec, const std::string& rootfs, con
 // container gets (null, zero, full, random, urandom, tty, ptmx, pts, tun; mknod of any), as runc does.
 oci::Resources with_default_devices(const oci::Spec& spec) {
   oci::Resources r = spec.linux->resources ? *spec.linux->resources : oci::Resources{};
-  auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor, const char* access) {
-    oci::DeviceCgroupRule d;
+  auto allow = [&](char type, std::optional<int64_t> major, std::optional<int64_t> minor, std::string access) {
+    oci::DeviceCgroupRule& d = r.devices.emplace_back();
     d.allow = true;
-    d.type = type;
+    d.type.assign(1, type);
     d.major = major;
     d.minor = minor;
-    d.access = access;
-    r.devices.push_back(d);
+    d.access = std::move(access);
   };
   for (const auto& d : spec.linux->devices) {
-    if (d.type == "c" || d.type == "u" || d.type == "b") allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+    if (d.type == "c" || d.type == "u" || d.type == "b") allow(d.type == "b" ? 'b' : 'c', d.major, d.minor, "rwm");
   }
-  allow("c", std::nullopt, std::nullopt, "m");
-  allow("b", std::nullopt, std::nullopt, "m");
-  allow("c", 1, 3, "rwm");
-  allow("c", 1, 8, "rwm");
-  allow("c", 1, 7, "rwm");
-  allow("c", 5, 0, "rwm");
-  allow("c", 1, 5, "rwm");
-  allow("c", 1, 9, "rwm");
-  allow("c", 136, std::nullopt, "rwm");
-  allow("c", 5, 2, "rwm");
-  allow("c", 10, 200, "rwm");
+  allow('c', std::nullopt, std::nullopt, "m");
+  allow('b', std::nullopt, std::nullopt, "m");
+  allow('c', 1, 3, "rwm");
+  allow('c', 1, 8, "rwm");
+  allow('c', 1, 7, "rwm");
+  allow('c', 5, 0, "rwm");
+  allow('c', 1, 5, "rwm");
+  allow('c', 1, 9, "rwm");
+  allow('c', 136, std::nullopt, "rwm");
+  allow('c', 5, 2, "rwm");
+  allow('c', 10, 200, "rwm");
   return r;
 }
 
@@ -432,6 +450,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   SeccompProgram seccomp = BERTH_TRY(compile_seccomp(spec, opts_.root + "/.seccomp-cache"));
   ctx.install_seccomp = [&seccomp]() { return seccomp.install(); };
   if (!opts.no_new_keyring) ctx.session_keyring = "_ses." + opts.id;
+  ctx.personality = BERTH_TRY(parse_personality(config_text));
 
   uint64_t clone_flags = 0;
   std::vector<std::pair<oci::NamespaceType, UniqueFd>> joins;

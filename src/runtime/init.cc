@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -246,6 +247,8 @@ void init_main(InitContext& ctx) {
   if (!ctx.is_exec && ctx.new_mount_ns) make_cwd(ctx);
 
   apply_rlimits(ctx);
+  if (ctx.personality >= 0 && ::personality(static_cast<unsigned long>(ctx.personality)) < 0)
+    child_errno(ctx, errno, "set personality");
   if (!proc.no_new_privileges) CHILD_TRY(ctx, ctx.install_seccomp());
   apply_user_and_caps(ctx);
   if (proc.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

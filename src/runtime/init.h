@@ -38,6 +38,7 @@ struct InitContext {
   int state_dir_fd = -1;  // init: O_PATH fd of <root>/<id> (for exec.fifo)
   int fifo_fd = -1;       // init: O_PATH fd of exec.fifo (reopened through /proc/self/fd: no dir access needed)
   bool new_cgroup_ns = false;
+  long personality = -1;        // linux.personality domain, -1 = unchanged
   bool wait_go = true;          // wait for SyncType::Go before setting up
   bool start_via_sock = false;  // init of `run`: wait for SyncType::Start on sock instead of exec.fifo
   std::vector<int> cgroup_tasks_fds;  // init on cgroup v1: write "0" to each to join the container's cgroups  // unshared by the child after the parent placed it in its cgroup
