@@ -937,6 +937,21 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   for (auto& [rank, idx] : order) ctx.join_ns_fds.push_back(ns_fds[static_cast<size_t>(idx)].get());
   ctx.sock = child_sock.get();
   auto cg = BERTH_TRY(manager_for(s.cgroups_path, s.id));
+  // As for the init: on cgroup v1 the process joins the container's cgroups itself (see create_impl).
+  std::vector<UniqueFd> tasks_fds;
+  bool self_attach = layout_->mode == cgroup::Mode::V1;
+  if (self_attach) {
+    std::vector<std::string> dirs;
+    for (const auto& [c, d] : cg->paths())
+      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+    for (const auto& d : dirs) {
+      UniqueFd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd) return fail_errno("open `{}/tasks`", d);
+      BERTH_TRY(move_fd_above(fd, min_fd));
+      ctx.cgroup_tasks_fds.push_back(fd.get());
+      tasks_fds.push_back(std::move(fd));
+    }
+  }
 
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   pid_t first = raw_clone(0);
@@ -960,7 +975,10 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
     pid = std::stoi(m->text);
     ::waitpid(first, nullptr, 0);
   }
-  if (auto st = cg->add_pid(pid); !st) return fail_kill(std::move(st).error().wrap("join cgroup"));
+  tasks_fds.clear();
+  if (!self_attach) {
+    if (auto st = cg->add_pid(pid); !st) return fail_kill(std::move(st).error().wrap("join cgroup"));
+  }
   if (auto st = sync_send(parent_sock.get(), SyncType::Go, oci_state_json(s, status, -1)); !st)
     return fail_kill(std::move(st).error());
   UniqueFd master;

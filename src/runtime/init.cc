@@ -201,12 +201,13 @@ void init_main(InitContext& ctx) {
   const oci::Spec& spec = *ctx.spec;
   const oci::Process& proc = *ctx.process;
 
-  if (ctx.is_exec) join_namespaces(ctx);
+  // Before any setns: the write needs our current cgroup to be visible from our cgroup namespace.
   for (int fd : ctx.cgroup_tasks_fds) {
     if (::write(fd, "0", 1) != 1) child_errno(ctx, errno, "join the container's cgroup");
     ::close(fd);
   }
   ctx.cgroup_tasks_fds.clear();
+  if (ctx.is_exec) join_namespaces(ctx);
 
   std::string state_json;
   if (ctx.wait_go) state_json = CHILD_TRY(ctx, sync_expect(ctx.sock, SyncType::Go)).text;
