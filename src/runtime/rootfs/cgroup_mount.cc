@@ -4,7 +4,8 @@
 // kernel refuses it (a user namespace without a cgroup namespace), a bind of the host's /sys/fs/cgroup.
 // cgroup v1 host: a tmpfs at the destination holding one directory per hierarchy, each either a fresh cgroup
 // mount of that hierarchy (with a cgroup namespace) or a bind of the container's own cgroup directory, and
-// symlinks for co-mounted controllers (cpu -> cpu,cpuacct). As runc does, so tools inside see the same layout.
+// symlinks for co-mounted controllers (cpu -> cpu,cpuacct). As runc does, so tools inside see the same
+// layout.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -41,14 +42,14 @@ std::vector<std::string> split(std::string_view s, char sep) {
 }
 
 struct Hierarchy {
-  std::string mountpoint;        // /sys/fs/cgroup/cpu,cpuacct
-  std::string source;            // host dir of the container's own cgroup in it
+  std::string mountpoint;                // /sys/fs/cgroup/cpu,cpuacct
+  std::string source;                    // host dir of the container's own cgroup in it
   std::vector<std::string> controllers;  // "cpu", "cpuacct", or "name=systemd"
 };
 
 // One entry per v1 hierarchy visible in this mount namespace, matched to this process's cgroup in it. With
-// need_source, hierarchies whose mount does not show our cgroup are skipped; without (a cgroup namespace, where
-// mounts made outside it show their root as "/.."), source is left empty.
+// need_source, hierarchies whose mount does not show our cgroup are skipped; without (a cgroup namespace,
+// where mounts made outside it show their root as "/.."), source is left empty.
 Result<std::vector<Hierarchy>> v1_hierarchies(bool need_source) {
   auto mounts = BERTH_TRY(read_mountinfo());
   std::string self = BERTH_TRY(read_file("/proc/self/cgroup", 1 << 20));
@@ -104,7 +105,8 @@ std::string basename_of(const std::string& p) { return p.substr(p.rfind('/') + 1
 Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const std::string& dest) {
   UniqueFd target = BERTH_TRY(open_mountpoint(c, dest, "tmpfs", false, -1));
   UniqueFd tmpfs = BERTH_TRY_CTX(
-      new_fs("tmpfs", "tmpfs", "mode=755", 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC), "tmpfs");
+      new_fs("tmpfs", "tmpfs", "mode=755", 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+      "tmpfs");
   MountOptions tmpfs_opts;
   tmpfs_opts.propagation = o.propagation;
   BERTH_TRY(attach_with_options(tmpfs.get(), target.get(), tmpfs_opts));
@@ -114,7 +116,8 @@ Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const st
   for (const Hierarchy& h : hierarchies) {
     std::string name = basename_of(h.mountpoint);
     if (name.empty() || name == "." || name == ".." || !made.insert(name).second) continue;
-    if (::mkdirat(tmpfs.get(), name.c_str(), 0755) < 0 && errno != EEXIST) return fail_errno("mkdir `{}`", name);
+    if (::mkdirat(tmpfs.get(), name.c_str(), 0755) < 0 && errno != EEXIST)
+      return fail_errno("mkdir `{}`", name);
     std::string sub = dest + "/" + name;
     // The directory was just made in our own tmpfs, which is already inside the rootfs: no resolution needed.
     UniqueFd dir(::openat(tmpfs.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -124,13 +127,15 @@ Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const st
       for (const std::string& ctl : h.controllers) data += (data.empty() ? "" : ",") + ctl;
       uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
       if (o.flags & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
-      UniqueFd mnt = BERTH_TRY_CTX(new_fs("cgroup", "cgroup", data, 0, attr), "mount `cgroup` ({}) on `{}`", data, sub);
+      UniqueFd mnt =
+          BERTH_TRY_CTX(new_fs("cgroup", "cgroup", data, 0, attr), "mount `cgroup` ({}) on `{}`", data, sub);
       BERTH_TRY_CTX(attach_with_options(mnt.get(), dir.get(), MountOptions{.propagation = o.propagation}),
                     "mount `cgroup` on `{}`", sub);
     } else {
       MountOptions b = o;
       b.flags |= MS_BIND | MS_REC;
-      UniqueFd tree = BERTH_TRY_CTX(clone_tree(AT_FDCWD, h.source, true), "mount `{}` on `{}`", h.source, sub);
+      UniqueFd tree =
+          BERTH_TRY_CTX(clone_tree(AT_FDCWD, h.source, true), "mount `{}` on `{}`", h.source, sub);
       BERTH_TRY_CTX(bind_prepared(tree.get(), dir.get(), b), "mount `{}` on `{}`", h.source, sub);
     }
     // Co-mounted controllers get a symlink per controller: cpu -> cpu,cpuacct.
@@ -141,7 +146,8 @@ Status mount_v1(Context& c, const oci::Mount& m, const MountOptions& o, const st
       }
     }
   }
-  if (o.flags & MS_RDONLY) BERTH_TRY_CTX(set_attr(tmpfs.get(), false, MOUNT_ATTR_RDONLY, 0), "make tmpfs read-only");
+  if (o.flags & MS_RDONLY)
+    BERTH_TRY_CTX(set_attr(tmpfs.get(), false, MOUNT_ATTR_RDONLY, 0), "make tmpfs read-only");
   (void)m;
   return ok();
 }
@@ -219,7 +225,8 @@ Status copy_tree(int src_dir, int dst_dir, int depth) {
     if (::fchownat(dst_dir, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
       return fail_errno("chown `{}`", name);
     // After chown, which clears set-id bits.
-    if (!S_ISLNK(st.st_mode) && ::fchmodat(dst_dir, name.c_str(), perm, 0) < 0) return fail_errno("chmod `{}`", name);
+    if (!S_ISLNK(st.st_mode) && ::fchmodat(dst_dir, name.c_str(), perm, 0) < 0)
+      return fail_errno("chmod `{}`", name);
   }
   return ok();
 }

@@ -27,8 +27,8 @@ struct DevNode {
 // which are handled separately).
 std::vector<DevNode> default_devices() {
   return {
-      {"/dev/null", "c", 1, 3},    {"/dev/zero", "c", 1, 5},   {"/dev/full", "c", 1, 7},
-      {"/dev/random", "c", 1, 8},  {"/dev/urandom", "c", 1, 9}, {"/dev/tty", "c", 5, 0},
+      {"/dev/null", "c", 1, 3},   {"/dev/zero", "c", 1, 5},    {"/dev/full", "c", 1, 7},
+      {"/dev/random", "c", 1, 8}, {"/dev/urandom", "c", 1, 9}, {"/dev/tty", "c", 5, 0},
   };
 }
 
@@ -68,7 +68,8 @@ Result<mode_t> device_kind(const DevNode& d) {
 Result<std::pair<UniqueFd, std::string>> open_parent(Context& c, const std::string& path) {
   size_t slash = path.rfind('/');
   std::string name = path.substr(slash + 1);
-  if (name.empty() || name == "." || name == "..") return fail(Errc::InvalidArgument, "bad device path `{}`", path);
+  if (name.empty() || name == "." || name == "..")
+    return fail(Errc::InvalidArgument, "bad device path `{}`", path);
   std::string parent = slash == 0 ? "/" : path.substr(0, slash);
   UniqueFd dir = BERTH_TRY(sys::mkdir_all_in_root(c.root.get(), parent));
   return std::make_pair(std::move(dir), name);
@@ -93,9 +94,10 @@ Status bind_device(int dir, const std::string& name, const DevNode& d) {
   if (::fstat(tree.get(), &src) < 0) return fail_errno("fstat host `{}`", d.path);
   mode_t kind = BERTH_TRY(device_kind(d));
   if ((src.st_mode & S_IFMT) != kind ||
-      (kind != S_IFIFO && src.st_rdev != makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor))))
-    return fail(Errc::FailedPrecondition, "device `{}`: the host's node is not {} {}:{}", d.path, d.type, d.major,
-                d.minor);
+      (kind != S_IFIFO &&
+       src.st_rdev != makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor))))
+    return fail(Errc::FailedPrecondition, "device `{}`: the host's node is not {} {}:{}", d.path, d.type,
+                d.major, d.minor);
   BERTH_TRY_CTX(attach(tree.get(), target.get()), "bind host `{}`", d.path);
   return ok();
 }
@@ -146,9 +148,11 @@ Status setup_dev(Context& c) {
       {"/proc/self/fd/2", "stderr"},
   };
   for (const Link& l : kLinks)
-    if (::symlinkat(l.target, dev.get(), l.name) < 0 && errno != EEXIST) return fail_errno("symlink /dev/{}", l.name);
+    if (::symlinkat(l.target, dev.get(), l.name) < 0 && errno != EEXIST)
+      return fail_errno("symlink /dev/{}", l.name);
   // Only when the kernel has /proc/kcore (CONFIG_PROC_KCORE).
-  if (::access("/proc/kcore", F_OK) == 0 && ::symlinkat("/proc/kcore", dev.get(), "core") < 0 && errno != EEXIST)
+  if (::access("/proc/kcore", F_OK) == 0 && ::symlinkat("/proc/kcore", dev.get(), "core") < 0 &&
+      errno != EEXIST)
     return fail_errno("symlink /dev/core");
   return ok();
 }

@@ -34,7 +34,8 @@ Result<UniqueFd> open_mountpoint(Context& c, std::string_view dest, std::string_
 // Bind mount of a host path onto dest, honouring o (flags, propagation, recursive attrs).
 Status bind_mount(Context& c, const std::string& source, const std::string& dest, const MountOptions& o);
 
-// The flag handling and attach of bind_mount, for a target the caller resolved itself (tree: open_tree clone).
+// The flag handling and attach of bind_mount, for a target the caller resolved itself (tree: open_tree
+// clone).
 Status bind_prepared(int tree, int target, const MountOptions& o);
 
 // Attaches mnt (detached) onto target and applies o's propagation and recursive attributes.

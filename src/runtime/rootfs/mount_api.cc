@@ -13,8 +13,8 @@
 namespace berth::runtime::rootfs::detail {
 namespace {
 
-// Drains the fs-context log of fsfd: lines "e msg" (error), "w msg", "i msg". Returns the last error line, which
-// is usually more precise than the errno ("tmpfs: Bad value for 'mode'").
+// Drains the fs-context log of fsfd: lines "e msg" (error), "w msg", "i msg". Returns the last error line,
+// which is usually more precise than the errno ("tmpfs: Bad value for 'mode'").
 std::string fs_context_error(int fsfd) {
   std::string last;
   char buf[512];
@@ -54,13 +54,13 @@ Result<UniqueFd> new_fs(const std::string& type, const std::string& source, std:
                         unsigned long sb_flags, uint64_t attr) {
   UniqueFd fsfd(::fsopen(type.c_str(), FSOPEN_CLOEXEC));
   if (!fsfd) return fail_errno("fsopen `{}`", type);
-  if (!source.empty() &&
-      ::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "source", source.c_str(), 0) < 0)
+  if (!source.empty() && ::fsconfig(fsfd.get(), FSCONFIG_SET_STRING, "source", source.c_str(), 0) < 0)
     return fs_fail(errno, fsfd.get(), fmt::format("fsconfig source `{}`", source));
   size_t pos = 0;
   while (pos <= data.size() && !data.empty()) {
     size_t comma = data.find(',', pos);
-    std::string_view opt = data.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    std::string_view opt =
+        data.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
     pos = comma == std::string_view::npos ? data.size() + 1 : comma + 1;
     if (opt.empty()) continue;
     size_t eq = opt.find('=');

@@ -1,8 +1,8 @@
 #pragma once
 // Thin Result-returning wrappers over the fd-based mount API (Linux >= 5.12: fsopen/fsconfig/fsmount,
 // open_tree, move_mount, mount_setattr). Every mount the rootfs code makes is built detached, given its flags
-// while still detached, then attached with move_mount onto an O_PATH fd that was resolved inside the rootfs, so
-// no mount target is ever looked up by a string path (CVE-2021-30465) and there is no window where the new
+// while still detached, then attached with move_mount onto an O_PATH fd that was resolved inside the rootfs,
+// so no mount target is ever looked up by a string path (CVE-2021-30465) and there is no window where the new
 // mount is visible with the wrong flags. The fd stays valid after attaching and keeps naming the attached
 // mount, so propagation can be set on it without re-resolving the path.
 //

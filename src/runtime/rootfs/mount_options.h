@@ -29,17 +29,17 @@
 namespace berth::runtime::rootfs {
 
 struct MountOptions {
-  unsigned long flags = 0;        // MS_* to set
-  unsigned long clear_flags = 0;  // MS_* the options explicitly clear ("rw" -> MS_RDONLY)
+  unsigned long flags = 0;                 // MS_* to set
+  unsigned long clear_flags = 0;           // MS_* the options explicitly clear ("rw" -> MS_RDONLY)
   std::vector<unsigned long> propagation;  // MS_PRIVATE|MS_SLAVE|MS_SHARED|MS_UNBINDABLE, maybe | MS_REC
-  uint64_t rec_attr_set = 0;      // MOUNT_ATTR_* applied recursively with mount_setattr(AT_RECURSIVE)
+  uint64_t rec_attr_set = 0;  // MOUNT_ATTR_* applied recursively with mount_setattr(AT_RECURSIVE)
   uint64_t rec_attr_clr = 0;
   bool tmpcopyup = false;
-  bool idmap = false;             // "idmap" or "ridmap"
-  std::string data;               // filesystem-specific options, comma-joined
+  bool idmap = false;  // "idmap" or "ridmap"
+  std::string data;    // filesystem-specific options, comma-joined
 
-  bool is_bind() const;           // MS_BIND set ("bind" or "rbind")
-  bool is_recursive() const;      // MS_REC set ("rbind")
+  bool is_bind() const;       // MS_BIND set ("bind" or "rbind")
+  bool is_recursive() const;  // MS_REC set ("rbind")
 };
 
 // Never fails on unknown words (they are data, as mount(8) does); fails with InvalidArgument on an empty

@@ -30,15 +30,21 @@ namespace {
 // Superblock flags: passed to fsconfig, not to the mount.
 constexpr unsigned long kSbFlags = MS_SYNCHRONOUS | MS_DIRSYNC | MS_MANDLOCK | MS_LAZYTIME;
 // Per-mount flags a plain "mount --bind -o ..." resets to exactly what was asked for.
-constexpr uint64_t kBindResetAttrs =
-    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME |
-    MOUNT_ATTR_NOSYMFOLLOW;
+constexpr uint64_t kBindResetAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                     MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW;
 
 // /proc entries that may be mounted over (what lxcfs emulates); everything else below /proc is refused.
 constexpr std::string_view kProcMountable[] = {
-    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
-    "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
-    "/proc/sys/kernel/ns_last_pid",     "/proc/sys/crypto/fips_enabled",
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
 };
 
 bool is_pseudo_fs(std::string_view type) {
@@ -51,7 +57,8 @@ std::string mount_name(const oci::Mount& m, bool bind) { return bind ? m.source 
 // The path of `real` relative to rootfs ("/proc/sys"), or nullopt if it is not strictly inside.
 std::optional<std::string> inside_root(const std::string& rootfs, const std::string& real) {
   if (real == rootfs) return std::string("/");
-  if (real.size() > rootfs.size() && real.compare(0, rootfs.size(), rootfs) == 0 && real[rootfs.size()] == '/')
+  if (real.size() > rootfs.size() && real.compare(0, rootfs.size(), rootfs) == 0 &&
+      real[rootfs.size()] == '/')
     return real.substr(rootfs.size());
   return std::nullopt;
 }
@@ -142,7 +149,8 @@ Result<UniqueFd> open_mountpoint(Context& c, std::string_view dest, std::string_
   auto fd = sys::open_in_root(c.root.get(), dest, O_PATH);
   if (!fd) {
     if (fd.error().sys_errno() != ENOENT) return fail(std::move(fd).error().wrap("open mount point"));
-    fd = want_file ? sys::create_file_in_root(c.root.get(), dest, 0644) : sys::mkdir_all_in_root(c.root.get(), dest);
+    fd = want_file ? sys::create_file_in_root(c.root.get(), dest, 0644)
+                   : sys::mkdir_all_in_root(c.root.get(), dest);
     if (!fd) return fail(std::move(fd).error().wrap("create mount point"));
   }
   // The fd was resolved inside the rootfs by the kernel; check what it names anyway, so a resolver bug or a
@@ -172,8 +180,8 @@ Status bind_prepared(int tree, int target, const MountOptions& o) {
   if (extra || o.clear_flags) {
     bool atime_given = false;
     uint64_t set = ms_to_mount_attr(o.flags, &atime_given);
-    uint64_t explicit_clr = ms_to_mount_attr(o.clear_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                                                              MS_NODIRATIME | MS_NOSYMFOLLOW));
+    uint64_t explicit_clr = ms_to_mount_attr(
+        o.clear_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NODIRATIME | MS_NOSYMFOLLOW));
     uint64_t atime_clr = atime_given ? MOUNT_ATTR__ATIME : 0;
     if ((o.clear_flags & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) && !atime_given) {
       // "atime"/"norelatime"/"nostrictatime" alone: fall back to the kernel default (relatime).
@@ -222,8 +230,8 @@ Status mount_fs(Context& c, const oci::Mount& m, const MountOptions& o, const st
       struct stat st {};
       if (::fstat(lfd->get(), &st) < 0) return fail_errno("fstat `{}`", dest);
       if (!S_ISDIR(st.st_mode))
-        return fail(Errc::PermissionDenied, "filesystem `{}` must be mounted on an ordinary directory: `{}` is not one",
-                    type, dest);
+        return fail(Errc::PermissionDenied,
+                    "filesystem `{}` must be mounted on an ordinary directory: `{}` is not one", type, dest);
     } else if (lfd.error().sys_errno() != ENOENT) {
       return fail(std::move(lfd).error().wrap(fmt::format("open `{}`", dest)));
     }
@@ -249,7 +257,8 @@ Status mount_fs(Context& c, const oci::Mount& m, const MountOptions& o, const st
   if (delay_ro) flags &= ~static_cast<unsigned long>(MS_RDONLY);
   uint64_t attr = ms_to_mount_attr(flags);
   unsigned long sb = flags & kSbFlags;
-  if ((flags & MS_RDONLY) && !is_pseudo_fs(type)) sb |= MS_RDONLY;  // a real filesystem is opened read-only too
+  if ((flags & MS_RDONLY) && !is_pseudo_fs(type))
+    sb |= MS_RDONLY;  // a real filesystem is opened read-only too
 
   UniqueFd mnt = BERTH_TRY(new_fs(type, m.source, data, sb, attr));
   if (o.tmpcopyup && type == "tmpfs") {
@@ -279,10 +288,11 @@ Status mount_entry(Context& c, const oci::Mount& m) {
   if (m.type == "rbind") o.flags |= MS_BIND | MS_REC;
   if (bind) o.flags |= MS_BIND;
   if (o.idmap || !m.uid_mappings.empty() || !m.gid_mappings.empty())
-    return fail(Errc::Unimplemented, "mount `{}` on `{}`: idmapped mounts are not supported", mount_name(m, bind),
-                dest);
+    return fail(Errc::Unimplemented, "mount `{}` on `{}`: idmapped mounts are not supported",
+                mount_name(m, bind), dest);
   if (bind) {
-    if (m.source.empty()) return fail(Errc::InvalidArgument, "mount on `{}`: bind mount without a source", dest);
+    if (m.source.empty())
+      return fail(Errc::InvalidArgument, "mount on `{}`: bind mount without a source", dest);
     std::string source = m.source;
     if (source[0] != '/') source = c.opts.bundle + "/" + source;
     return bind_mount(c, source, dest, o);
@@ -316,7 +326,8 @@ Status make_parent_private(std::string path, unsigned long root_prop) {
   unsigned long flag = (root_prop & MS_SLAVE) ? MS_SLAVE : MS_PRIVATE;
   for (;;) {
     if (::mount(nullptr, path.c_str(), nullptr, flag, nullptr) == 0) return ok();
-    if (errno != EINVAL || path == "/") return fail_errno("make `{}` {}", path, flag == MS_SLAVE ? "slave" : "private");
+    if (errno != EINVAL || path == "/")
+      return fail_errno("make `{}` {}", path, flag == MS_SLAVE ? "slave" : "private");
     size_t slash = path.rfind('/');
     path = slash == 0 ? "/" : path.substr(0, slash);
   }
@@ -357,14 +368,16 @@ Status prepare(const oci::Spec& spec, const std::string& rootfs, const Options& 
   // not propagate back to the host.
   if (root_flag & (MS_SHARED | MS_UNBINDABLE)) root_flag = MS_PRIVATE | MS_REC;
   if (::mount(nullptr, "/", nullptr, root_flag, nullptr) < 0)
-    return fail_errno("set propagation of `/` to {}", spec.linux ? spec.linux->rootfs_propagation : "rprivate");
+    return fail_errno("set propagation of `/` to {}",
+                      spec.linux ? spec.linux->rootfs_propagation : "rprivate");
   BERTH_TRY(make_parent_private(abs, root_flag));
   if (::mount(abs.c_str(), abs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return fail_errno("bind rootfs `{}` onto itself", abs);
 
   Context c{spec, opts, abs, {}, false, false, false};
   c.root = BERTH_TRY_CTX(sys::open_root(abs), "open rootfs");
-  c.userns = opts.user_namespace || spec_has_ns(spec, oci::NamespaceType::User) || running_in_user_namespace();
+  c.userns =
+      opts.user_namespace || spec_has_ns(spec, oci::NamespaceType::User) || running_in_user_namespace();
   c.netns = spec_has_ns(spec, oci::NamespaceType::Network);
   c.cgroupns = spec_has_ns(spec, oci::NamespaceType::Cgroup);
 
@@ -403,7 +416,8 @@ void reopen_dev_null() {
   if (!verified || !*verified) return;
   for (int fd = 0; fd < 3; ++fd) {
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) ::dup3(null.get(), fd, 0);
+    if (::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+      ::dup3(null.get(), fd, 0);
   }
 }
 
@@ -416,7 +430,8 @@ Status enter(const std::string& rootfs, const Options& opts) {
   if (opts.no_pivot) {
     BERTH_TRY(hide_host_pseudo_fs(abs));
     if (::fchdir(newroot.get()) < 0) return fail_errno("chdir `{}`", abs);
-    if (::mount(abs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) return fail_errno("move `{}` onto `/`", abs);
+    if (::mount(abs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0)
+      return fail_errno("move `{}` onto `/`", abs);
     if (::chroot(".") < 0) return fail_errno("chroot `{}`", abs);
   } else {
     UniqueFd oldroot(::open("/", O_DIRECTORY | O_PATH | O_CLOEXEC));
@@ -427,7 +442,8 @@ Status enter(const std::string& rootfs, const Options& opts) {
     if (::syscall(SYS_pivot_root, ".", ".") < 0) return fail_errno("pivot_root `{}`", abs);
     if (::fchdir(oldroot.get()) < 0) return fail_errno("chdir to the old root");
     // Slave first, so the detach below never propagates to the host (a shared rootfsPropagation).
-    if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) return fail_errno("make old root rslave");
+    if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0)
+      return fail_errno("make old root rslave");
     if (::umount2(".", MNT_DETACH) < 0) return fail_errno("detach the old root");
   }
   if (::chdir("/") < 0) return fail_errno("chdir `/`");
@@ -447,7 +463,8 @@ Status setup_console(int pty_slave_fd) {
   if (sfs.f_type != DEVPTS_SUPER_MAGIC)
     return fail(Errc::PermissionDenied, "console: fd {} is not on a devpts filesystem", pty_slave_fd);
   UniqueFd root = BERTH_TRY_CTX(sys::open_root("/"), "console");
-  UniqueFd target = BERTH_TRY_CTX(sys::create_file_in_root(root.get(), "/dev/console", 0666), "console: create /dev/console");
+  UniqueFd target = BERTH_TRY_CTX(sys::create_file_in_root(root.get(), "/dev/console", 0666),
+                                  "console: create /dev/console");
   UniqueFd tree = BERTH_TRY_CTX(clone_tree(pty_slave_fd, "", false), "mount console on `/dev/console`");
   BERTH_TRY_CTX(attach(tree.get(), target.get()), "mount console on `/dev/console`");
   return ok();
@@ -458,8 +475,9 @@ Status apply_sysctls(const std::map<std::string, std::string>& sysctls) {
   UniqueFd dir = BERTH_TRY_CTX(sys::open_proc_verified("/proc/sys", O_PATH | O_DIRECTORY), "sysctl");
   for (const auto& [key, value] : sysctls) {
     std::string rel = BERTH_TRY(sysctl_relative_path(key));
-    UniqueFd fd = BERTH_TRY_CTX(sys::open_in_root(dir.get(), rel, O_WRONLY | O_NOFOLLOW, 0, RESOLVE_NO_SYMLINKS),
-                                "sysctl `{}`: open /proc/sys/{}", key, rel);
+    UniqueFd fd =
+        BERTH_TRY_CTX(sys::open_in_root(dir.get(), rel, O_WRONLY | O_NOFOLLOW, 0, RESOLVE_NO_SYMLINKS),
+                      "sysctl `{}`: open /proc/sys/{}", key, rel);
     bool proc = BERTH_TRY_CTX(sys::is_procfs(fd.get()), "sysctl `{}`", key);
     if (!proc) return fail(Errc::PermissionDenied, "sysctl `{}`: /proc/sys/{} is not on procfs", key, rel);
     BERTH_TRY_CTX(write_all(fd.get(), value), "sysctl `{}`: write", key);
@@ -492,8 +510,8 @@ Status readonly_path(int root, const std::string& path) {
 
 struct Masker {
   int root;
-  UniqueFd dev_null;   // verified 1:3, opened on first use
-  UniqueFd dir_mask;   // the first read-only tmpfs, cloned for the other directories
+  UniqueFd dev_null;  // verified 1:3, opened on first use
+  UniqueFd dir_mask;  // the first read-only tmpfs, cloned for the other directories
 
   Status mask(const std::string& path) {
     auto fd = sys::open_in_root(root, path, O_PATH);
@@ -505,11 +523,13 @@ struct Masker {
     if (::fstat(fd->get(), &st) < 0) return fail_errno("mask `{}`: fstat", path);
     if (S_ISDIR(st.st_mode)) return mask_dir(path, fd->get());
     if (!dev_null) {
-      dev_null = BERTH_TRY_CTX(sys::open_in_root(root, "/dev/null", O_PATH), "mask `{}`: open /dev/null", path);
+      dev_null =
+          BERTH_TRY_CTX(sys::open_in_root(root, "/dev/null", O_PATH), "mask `{}`: open /dev/null", path);
       bool is_null = BERTH_TRY_CTX(sys::is_dev_null(dev_null.get()), "mask `{}`", path);
       if (!is_null) {
         dev_null.reset();
-        return fail(Errc::PermissionDenied, "mask `{}`: the container's /dev/null is not the null device", path);
+        return fail(Errc::PermissionDenied, "mask `{}`: the container's /dev/null is not the null device",
+                    path);
       }
     }
     // The verified fd itself is the bind source, so nothing can be swapped in between check and mount.
@@ -566,7 +586,8 @@ Status finalize(const oci::Spec& spec, const Options& opts) {
     }
   }
 
-  if (spec.root.readonly) BERTH_TRY_CTX(set_attr(root.get(), false, MOUNT_ATTR_RDONLY, 0), "remount `/` read-only");
+  if (spec.root.readonly)
+    BERTH_TRY_CTX(set_attr(root.get(), false, MOUNT_ATTR_RDONLY, 0), "remount `/` read-only");
   return ok();
 }
 

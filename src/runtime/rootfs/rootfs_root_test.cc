@@ -2,6 +2,8 @@
 // grandchild that is PID 1 of new mount, pid, ipc, uts and network namespaces (as the container's init is).
 // The grandchild reports "key=value" lines through a pipe; the parent asserts. Every mount lives in the
 // child's mount namespace and dies with it; the temp dirs are removed by TempDir.
+#include "base/testing/root.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/magic.h>
@@ -20,7 +22,6 @@
 #include <map>
 
 #include "base/file.h"
-#include "base/testing/root.h"
 #include "base/testing/temp_dir.h"
 #include "oci/runtime_spec.h"
 #include "runtime/rootfs/rootfs.h"
@@ -44,7 +45,9 @@ class Report {
   void check(std::string_view key, bool ok, std::string_view why = "") {
     put(key, ok ? std::string("ok") : fmt::format("FAIL {}", why));
   }
-  void status(std::string_view key, const Status& s) { put(key, s ? std::string("ok") : s.error().message()); }
+  void status(std::string_view key, const Status& s) {
+    put(key, s ? std::string("ok") : s.error().message());
+  }
 
  private:
   int fd_;
@@ -53,7 +56,7 @@ class Report {
 using Body = std::function<void(Report&)>;
 
 struct Isolation {
-  bool userns = false;   // a user namespace (identity map of all ids) owning the other namespaces
+  bool userns = false;  // a user namespace (identity map of all ids) owning the other namespaces
   bool netns = true;
   bool cgroupns = false;
   std::function<void()> before_userns;  // runs in the child, as real root, after its own unshare(CLONE_NEWNS)
@@ -70,7 +73,8 @@ std::map<std::string, std::string> run_isolated(const Body& body, Isolation iso 
     close(p[0]);
     close(go[1]);
     if (iso.before_userns) {
-      if (unshare(CLONE_NEWNS) < 0 || mount(nullptr, "/", nullptr, MS_PRIVATE | MS_REC, nullptr) < 0) _exit(8);
+      if (unshare(CLONE_NEWNS) < 0 || mount(nullptr, "/", nullptr, MS_PRIVATE | MS_REC, nullptr) < 0)
+        _exit(8);
       iso.before_userns();
     }
     if (iso.userns) {
@@ -208,16 +212,28 @@ TEST_F(RootfsRootTest, DefaultSpecContainer) {
   ASSERT_TRUE(mkdir_all(tmp_ / "bindsrc"));
   ASSERT_TRUE(write_file_atomic(tmp_ / "bindsrc/file", "hello"));
   oci::Spec spec = oci::default_spec();
-  spec.mounts.push_back({.destination = "/mnt/ro", .type = "bind", .source = "bindsrc", .options = {"rbind", "ro", "noatime"}});
-  spec.mounts.push_back({.destination = "/mnt/strict", .type = "bind", .source = "bindsrc",
+  spec.mounts.push_back(
+      {.destination = "/mnt/ro", .type = "bind", .source = "bindsrc", .options = {"rbind", "ro", "noatime"}});
+  spec.mounts.push_back({.destination = "/mnt/strict",
+                         .type = "bind",
+                         .source = "bindsrc",
                          .options = {"bind", "strictatime", "nodev"}});
-  spec.mounts.push_back({.destination = "/tmp", .type = "tmpfs", .source = "tmpfs",
+  spec.mounts.push_back({.destination = "/tmp",
+                         .type = "tmpfs",
+                         .source = "tmpfs",
                          .options = {"nosuid", "nodev", "noexec", "mode=1770", "size=1m"}});
-  spec.mounts.push_back({.destination = "/etc/hostname2", .type = "none", .source = tmp_ / "bindsrc/file",
+  spec.mounts.push_back({.destination = "/etc/hostname2",
+                         .type = "none",
+                         .source = tmp_ / "bindsrc/file",
                          .options = {"bind", "nosuid"}});
   spec.linux->sysctl["kernel.shmmax"] = "123456789";
-  spec.linux->devices.push_back({.type = "c", .path = "/dev/fuse-like", .major = 1, .minor = 7,
-                                 .file_mode = 0640, .uid = 1000, .gid = 1001});
+  spec.linux->devices.push_back({.type = "c",
+                                 .path = "/dev/fuse-like",
+                                 .major = 1,
+                                 .minor = 7,
+                                 .file_mode = 0640,
+                                 .uid = 1000,
+                                 .gid = 1001});
 
   auto kv = run_isolated([&](Report& r) {
     Status st = prepare(spec, rootfs_, opts_);
@@ -227,32 +243,39 @@ TEST_F(RootfsRootTest, DefaultSpecContainer) {
     r.status("finalize", finalize(spec, opts_));
 
     r.check("proc", is_fs("/proc", PROC_SUPER_MAGIC));
-    r.check("proc_is_ours", read_or_error("/proc/self/stat").rfind("1 ", 0) == 0, read_or_error("/proc/self/stat"));
+    r.check("proc_is_ours", read_or_error("/proc/self/stat").rfind("1 ", 0) == 0,
+            read_or_error("/proc/self/stat"));
     struct stat s {};
     r.check("dev_null", stat("/dev/null", &s) == 0 && S_ISCHR(s.st_mode) && s.st_rdev == makedev(1, 3) &&
                             (s.st_mode & 0777) == 0666);
     for (const char* d : {"/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"})
       r.check(fmt::format("dev{}", d), stat(d, &s) == 0 && S_ISCHR(s.st_mode));
-    r.check("spec_device", stat("/dev/fuse-like", &s) == 0 && S_ISCHR(s.st_mode) && s.st_rdev == makedev(1, 7) &&
-                               (s.st_mode & 07777) == 0640 && s.st_uid == 1000 && s.st_gid == 1001);
+    r.check("spec_device", stat("/dev/fuse-like", &s) == 0 && S_ISCHR(s.st_mode) &&
+                               s.st_rdev == makedev(1, 7) && (s.st_mode & 07777) == 0640 &&
+                               s.st_uid == 1000 && s.st_gid == 1001);
     char link[64] = {};
-    r.check("ptmx_link", readlink("/dev/ptmx", link, sizeof(link) - 1) > 0 && std::string(link) == "pts/ptmx");
+    r.check("ptmx_link",
+            readlink("/dev/ptmx", link, sizeof(link) - 1) > 0 && std::string(link) == "pts/ptmx");
     std::memset(link, 0, sizeof(link));
-    r.check("fd_link", readlink("/dev/fd", link, sizeof(link) - 1) > 0 && std::string(link) == "/proc/self/fd");
+    r.check("fd_link",
+            readlink("/dev/fd", link, sizeof(link) - 1) > 0 && std::string(link) == "/proc/self/fd");
     std::memset(link, 0, sizeof(link));
-    r.check("stderr_link", readlink("/dev/stderr", link, sizeof(link) - 1) > 0 &&
-                               std::string(link) == "/proc/self/fd/2");
+    r.check("stderr_link",
+            readlink("/dev/stderr", link, sizeof(link) - 1) > 0 && std::string(link) == "/proc/self/fd/2");
     r.check("devpts", is_fs("/dev/pts", DEVPTS_SUPER_MAGIC));
     r.check("dev_tmpfs", is_fs("/dev", TMPFS_MAGIC) && has_vfs_flag("/dev", ST_NOSUID));
-    r.check("shm", is_fs("/dev/shm", TMPFS_MAGIC) && has_vfs_flag("/dev/shm", ST_NOSUID | ST_NODEV | ST_NOEXEC));
+    r.check("shm",
+            is_fs("/dev/shm", TMPFS_MAGIC) && has_vfs_flag("/dev/shm", ST_NOSUID | ST_NODEV | ST_NOEXEC));
     r.check("mqueue", is_fs("/dev/mqueue", MQUEUE_MAGIC));
     r.check("sysfs_ro", is_fs("/sys", SYSFS_MAGIC) && has_vfs_flag("/sys", ST_RDONLY));
-    r.check("cgroup_ro", has_vfs_flag("/sys/fs/cgroup", ST_RDONLY) && write_errno("/sys/fs/cgroup/x", true) == EROFS);
+    r.check("cgroup_ro",
+            has_vfs_flag("/sys/fs/cgroup", ST_RDONLY) && write_errno("/sys/fs/cgroup/x", true) == EROFS);
     r.check("cgroup_memory", access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) == 0 ||
                                  access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0);
     r.check("kcore_masked", access("/proc/kcore", F_OK) != 0 || read_or_error("/proc/kcore").empty());
-    r.check("firmware_masked", access("/sys/firmware", F_OK) != 0 ||
-                                   (is_fs("/sys/firmware", TMPFS_MAGIC) && has_vfs_flag("/sys/firmware", ST_RDONLY)));
+    r.check("firmware_masked",
+            access("/sys/firmware", F_OK) != 0 ||
+                (is_fs("/sys/firmware", TMPFS_MAGIC) && has_vfs_flag("/sys/firmware", ST_RDONLY)));
     r.check("proc_sys_ro", write_errno("/proc/sys/kernel/shmmax") == EROFS);
     r.check("sysctl_applied", read_or_error("/proc/sys/kernel/shmmax") == "123456789\n",
             read_or_error("/proc/sys/kernel/shmmax"));
@@ -260,23 +283,59 @@ TEST_F(RootfsRootTest, DefaultSpecContainer) {
     r.check("bind_ro_reads", read_or_error("/mnt/ro/file") == "hello");
     r.check("bind_ro_refuses", write_errno("/mnt/ro/file") == EROFS);
     r.check("bind_noatime", has_vfs_flag("/mnt/ro", ST_NOATIME));
-    r.check("bind_strictatime", has_vfs_flag("/mnt/strict", ST_NODEV) && !has_vfs_flag("/mnt/strict", ST_NOATIME) &&
+    r.check("bind_strictatime", has_vfs_flag("/mnt/strict", ST_NODEV) &&
+                                    !has_vfs_flag("/mnt/strict", ST_NOATIME) &&
                                     !has_vfs_flag("/mnt/strict", ST_RELATIME));
-    r.check("file_bind", read_or_error("/etc/hostname2") == "hello" && has_vfs_flag("/etc/hostname2", ST_NOSUID));
+    r.check("file_bind",
+            read_or_error("/etc/hostname2") == "hello" && has_vfs_flag("/etc/hostname2", ST_NOSUID));
     r.check("tmpfs_mode", stat("/tmp", &s) == 0 && (s.st_mode & 07777) == 01770);
     struct statfs fs {};
     r.check("tmpfs_size", statfs("/tmp", &fs) == 0 && fs.f_blocks * fs.f_bsize == (1u << 20));
-    r.check("tmpfs_flags", has_vfs_flag("/tmp", ST_NOSUID | ST_NODEV | ST_NOEXEC) && !has_vfs_flag("/tmp", ST_RDONLY));
+    r.check("tmpfs_flags",
+            has_vfs_flag("/tmp", ST_NOSUID | ST_NODEV | ST_NOEXEC) && !has_vfs_flag("/tmp", ST_RDONLY));
     r.check("tmpfs_writable", write_errno("/tmp/x", true) == 0);
     char cwd[256] = {};
     r.check("cwd", getcwd(cwd, sizeof(cwd)) && std::string(cwd) == "/");
     r.check("busybox_visible", access("/bin/busybox", X_OK) == 0);
   });
-  expect_ok(kv, {"prepare", "enter", "finalize", "proc", "proc_is_ours", "dev_null", "dev/dev/zero", "dev/dev/full", "dev/dev/random",
-                 "dev/dev/urandom", "dev/dev/tty", "spec_device", "ptmx_link", "fd_link", "stderr_link", "devpts",
-                 "dev_tmpfs", "shm", "mqueue", "sysfs_ro", "cgroup_ro", "cgroup_memory", "kcore_masked",
-                 "firmware_masked", "proc_sys_ro", "sysctl_applied", "root_ro", "bind_ro_reads", "bind_ro_refuses", "bind_noatime", "bind_strictatime",
-                 "file_bind", "tmpfs_mode", "tmpfs_size", "tmpfs_flags", "tmpfs_writable", "cwd", "busybox_visible"});
+  expect_ok(kv, {"prepare",
+                 "enter",
+                 "finalize",
+                 "proc",
+                 "proc_is_ours",
+                 "dev_null",
+                 "dev/dev/zero",
+                 "dev/dev/full",
+                 "dev/dev/random",
+                 "dev/dev/urandom",
+                 "dev/dev/tty",
+                 "spec_device",
+                 "ptmx_link",
+                 "fd_link",
+                 "stderr_link",
+                 "devpts",
+                 "dev_tmpfs",
+                 "shm",
+                 "mqueue",
+                 "sysfs_ro",
+                 "cgroup_ro",
+                 "cgroup_memory",
+                 "kcore_masked",
+                 "firmware_masked",
+                 "proc_sys_ro",
+                 "sysctl_applied",
+                 "root_ro",
+                 "bind_ro_reads",
+                 "bind_ro_refuses",
+                 "bind_noatime",
+                 "bind_strictatime",
+                 "file_bind",
+                 "tmpfs_mode",
+                 "tmpfs_size",
+                 "tmpfs_flags",
+                 "tmpfs_writable",
+                 "cwd",
+                 "busybox_visible"});
   // Nothing was written through to the host.
   EXPECT_EQ(read_or_error(tmp_ / "bindsrc/file"), "hello");
   EXPECT_NE(access((tmp_ / "rootfs/newfile").c_str(), F_OK), 0);
@@ -302,7 +361,10 @@ TEST_F(RootfsRootTest, SymlinkDestinationsStayInsideRootfs) {
   spec.root.path = rootfs_;
   spec.linux.emplace();
   spec.mounts = {
-      {.destination = "/evil" + host + "/target1", .type = "tmpfs", .source = "tmpfs", .options = {"size=1m"}},
+      {.destination = "/evil" + host + "/target1",
+       .type = "tmpfs",
+       .source = "tmpfs",
+       .options = {"size=1m"}},
       {.destination = "/a" + host + "/target2", .type = "tmpfs", .source = "tmpfs", .options = {}},
       {.destination = "/../../../.." + host + "/target3", .type = "tmpfs", .source = "tmpfs", .options = {}},
       {.destination = "/hostlink/target4", .type = "bind", .source = tmp_ / "bindsrc", .options = {"bind"}},
@@ -338,11 +400,13 @@ TEST_F(RootfsRootTest, ProcOrSysSymlinkRefused) {
   sys_spec.mounts = {{.destination = "/sys", .type = "sysfs", .source = "sysfs", .options = {"ro"}}};
   auto kv = run_isolated([&](Report& r) {
     Status p = prepare(proc_spec, rootfs_, opts_);
-    r.check("proc_refused", !p && p.error().code() == Errc::PermissionDenied, p ? "accepted" : p.error().message());
+    r.check("proc_refused", !p && p.error().code() == Errc::PermissionDenied,
+            p ? "accepted" : p.error().message());
     r.put("proc_message", p ? "" : p.error().message());
     r.check("elsewhere_untouched", !is_fs(tmp_ / "elsewhere", PROC_SUPER_MAGIC));
     Status s = prepare(sys_spec, rootfs_, opts_);
-    r.check("sys_refused", !s && s.error().code() == Errc::PermissionDenied, s ? "accepted" : s.error().message());
+    r.check("sys_refused", !s && s.error().code() == Errc::PermissionDenied,
+            s ? "accepted" : s.error().message());
     r.check("etc_untouched", !is_fs(rootfs_ + "/etc", SYSFS_MAGIC));
   });
   expect_ok(kv, {"proc_refused", "elsewhere_untouched", "sys_refused", "etc_untouched"});
@@ -354,7 +418,9 @@ TEST_F(RootfsRootTest, MountsIntoProcRefused) {
   ASSERT_TRUE(write_file_atomic(tmp_ / "pattern", "|/bin/evil"));
   oci::Spec spec;
   spec.mounts = {{.destination = "/proc", .type = "proc", .source = "proc"},
-                 {.destination = "/proc/sys/kernel/core_pattern", .type = "bind", .source = tmp_ / "pattern",
+                 {.destination = "/proc/sys/kernel/core_pattern",
+                  .type = "bind",
+                  .source = tmp_ / "pattern",
                   .options = {"bind"}}};
   oci::Spec tmpfs_on_proc;
   tmpfs_on_proc.mounts = {{.destination = "/proc", .type = "tmpfs", .source = "tmpfs"}};
@@ -391,7 +457,8 @@ TEST_F(RootfsRootTest, MaskedSymlinkDoesNotReachHost) {
     // The link that resolves inside the rootfs masked the rootfs's file.
     r.check("evil2_masked", read_or_error("/etc/evil2").empty());
     char buf[16] = {};
-    r.check("host_readable", host_fd >= 0 && pread(host_fd, buf, sizeof(buf), 0) == 4 && std::string(buf) == "HOST");
+    r.check("host_readable",
+            host_fd >= 0 && pread(host_fd, buf, sizeof(buf), 0) == 4 && std::string(buf) == "HOST");
   });
   expect_ok(kv, {"prepare", "enter", "finalize", "evil_dangling", "evil2_masked", "host_readable"});
   EXPECT_EQ(read_or_error(host_secret), "HOST");
@@ -411,8 +478,10 @@ TEST_F(RootfsRootTest, FakeDevNullRefused) {
     r.status("prepare", prepare(spec, rootfs_, opts_));
     r.status("enter", enter(rootfs_, opts_));
     Status f = finalize(spec, opts_);
-    r.check("refused", !f && f.error().code() == Errc::PermissionDenied, f ? "accepted" : f.error().message());
-    r.check("keys_unmasked", access("/proc/keys", F_OK) != 0 || !read_or_error("/proc/keys").starts_with("not null"));
+    r.check("refused", !f && f.error().code() == Errc::PermissionDenied,
+            f ? "accepted" : f.error().message());
+    r.check("keys_unmasked",
+            access("/proc/keys", F_OK) != 0 || !read_or_error("/proc/keys").starts_with("not null"));
   });
   expect_ok(kv, {"prepare", "enter", "refused", "keys_unmasked"});
 }
@@ -438,8 +507,9 @@ TEST_F(RootfsRootTest, SysctlChecks) {
     r.status("net_allowed", apply_sysctls({{"net.ipv4.ip_forward", "1"}}));
     r.check("net_applied", read_or_error("/proc/sys/net/ipv4/ip_forward") == "1\n");
   });
-  expect_ok(kv, {"prepare", "enter", "dotdot kernel/../../../etc/x", "dotdot net.ipv4/../../kernel.x", "dotdot ..",
-                 "dotdot kernel..shmmax", "no_file", "pid_max_refused", "net_allowed", "net_applied"});
+  expect_ok(
+      kv, {"prepare", "enter", "dotdot kernel/../../../etc/x", "dotdot net.ipv4/../../kernel.x", "dotdot ..",
+           "dotdot kernel..shmmax", "no_file", "pid_max_refused", "net_allowed", "net_applied"});
 }
 
 // The console is bound from a verified pty slave; anything else is refused.
@@ -458,13 +528,15 @@ TEST_F(RootfsRootTest, Console) {
     int slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
     r.check("pty", slave >= 0, name ? name : "no ptsname");
     r.status("setup_console", setup_console(slave));
-    struct stat a {}, b {};
-    r.check("console_is_slave", stat("/dev/console", &a) == 0 && fstat(slave, &b) == 0 && a.st_rdev == b.st_rdev &&
-                                    S_ISCHR(a.st_mode));
+    struct stat a {
+    }, b{};
+    r.check("console_is_slave", stat("/dev/console", &a) == 0 && fstat(slave, &b) == 0 &&
+                                    a.st_rdev == b.st_rdev && S_ISCHR(a.st_mode));
     r.status("finalize", finalize(spec, opts_));
     r.check("dev_ro_after_finalize", write_errno("/dev/newfile", true) == EROFS);
   });
-  expect_ok(kv, {"prepare", "enter", "non_pty_refused", "pty", "setup_console", "console_is_slave", "finalize"});
+  expect_ok(kv,
+            {"prepare", "enter", "non_pty_refused", "pty", "setup_console", "console_is_slave", "finalize"});
   // /dev is not read-only in the default spec; only checked to be reported.
   EXPECT_TRUE(kv.count("dev_ro_after_finalize"));
 }
@@ -492,13 +564,17 @@ TEST_F(RootfsRootTest, BindPropagationAndErrors) {
   oci::Spec spec;
   spec.mounts = {
       {.destination = "/proc", .type = "proc", .source = "proc"},
-      {.destination = "/data", .type = "bind", .source = tmp_ / "tree", .options = {"rbind", "rro", "rslave"}},
+      {.destination = "/data",
+       .type = "bind",
+       .source = tmp_ / "tree",
+       .options = {"rbind", "rro", "rslave"}},
       {.destination = "/shared", .type = "tmpfs", .source = "tmpfs", .options = {"shared"}},
       {.destination = "/remounted", .type = "tmpfs", .source = "tmpfs", .options = {"size=1m"}},
       {.destination = "/remounted", .type = "tmpfs", .source = "tmpfs", .options = {"remount", "size=2m"}},
   };
   oci::Spec missing;
-  missing.mounts = {{.destination = "/x", .type = "bind", .source = tmp_ / "does-not-exist", .options = {"bind"}}};
+  missing.mounts = {
+      {.destination = "/x", .type = "bind", .source = tmp_ / "does-not-exist", .options = {"bind"}}};
   oci::Spec badfs;
   badfs.mounts = {{.destination = "/y", .type = "tmpfs", .source = "tmpfs", .options = {"mode=notanumber"}}};
   auto kv = run_isolated([&](Report& r) {
@@ -578,9 +654,11 @@ TEST_F(RootfsRootTest, UserNamespace) {
   ASSERT_TRUE(mkdir_all(locked));
   oci::Spec spec = oci::default_spec();
   spec.linux->namespaces.push_back({oci::NamespaceType::User, ""});
-  spec.mounts.push_back({.destination = "/locked", .type = "bind", .source = locked, .options = {"bind", "ro"}});
+  spec.mounts.push_back(
+      {.destination = "/locked", .type = "bind", .source = locked, .options = {"bind", "ro"}});
   oci::Spec clear_locked;
-  clear_locked.mounts = {{.destination = "/locked", .type = "bind", .source = locked, .options = {"bind", "suid"}}};
+  clear_locked.mounts = {
+      {.destination = "/locked", .type = "bind", .source = locked, .options = {"bind", "suid"}}};
   Options opts = opts_;
   opts.user_namespace = true;
   Isolation iso;
@@ -618,11 +696,14 @@ TEST_F(RootfsRootTest, UserNamespace) {
       << kv["clear_locked_message"];
 }
 
-// A user namespace that shares the host's network namespace cannot mount sysfs: /sys is an rbind of the host's.
+// A user namespace that shares the host's network namespace cannot mount sysfs: /sys is an rbind of the
+// host's.
 TEST_F(RootfsRootTest, UserNamespaceWithoutNetnsBindsSys) {
   oci::Spec spec = oci::default_spec();
-  spec.linux->namespaces = {{oci::NamespaceType::Pid, ""}, {oci::NamespaceType::Ipc, ""},
-                            {oci::NamespaceType::Uts, ""}, {oci::NamespaceType::Mount, ""},
+  spec.linux->namespaces = {{oci::NamespaceType::Pid, ""},
+                            {oci::NamespaceType::Ipc, ""},
+                            {oci::NamespaceType::Uts, ""},
+                            {oci::NamespaceType::Mount, ""},
                             {oci::NamespaceType::User, ""}};
   Options opts = opts_;
   opts.user_namespace = true;
@@ -658,11 +739,13 @@ TEST_F(RootfsRootTest, CgroupNamespace) {
           r.check("cgroup", is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC));
           r.check("memory", true);
         } else {
-          r.check("cgroup", is_fs("/sys/fs/cgroup", TMPFS_MAGIC) && has_vfs_flag("/sys/fs/cgroup", ST_RDONLY));
+          r.check("cgroup",
+                  is_fs("/sys/fs/cgroup", TMPFS_MAGIC) && has_vfs_flag("/sys/fs/cgroup", ST_RDONLY));
           std::string line = mountinfo_line("/sys/fs/cgroup/memory");
-          r.check("memory", is_fs("/sys/fs/cgroup/memory", CGROUP_SUPER_MAGIC) &&
-                                has_vfs_flag("/sys/fs/cgroup/memory", ST_RDONLY) &&
-                                line.find(" / /sys/fs/cgroup/memory ") != std::string::npos,
+          r.check("memory",
+                  is_fs("/sys/fs/cgroup/memory", CGROUP_SUPER_MAGIC) &&
+                      has_vfs_flag("/sys/fs/cgroup/memory", ST_RDONLY) &&
+                      line.find(" / /sys/fs/cgroup/memory ") != std::string::npos,
                   line);
         }
       },
@@ -677,14 +760,16 @@ TEST_F(RootfsRootTest, CgroupV2Host) {
   oci::Spec spec = oci::default_spec();
   Isolation iso;
   iso.before_userns = [] {
-    if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) _exit(7);
+    if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+      _exit(7);
   };
   auto body = [&](const Options& opts) {
     return [&, opts](Report& r) {
       r.status("prepare", prepare(spec, rootfs_, opts));
       r.status("enter", enter(rootfs_, opts));
       r.status("finalize", finalize(spec, opts));
-      r.check("cgroup2", is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC) && has_vfs_flag("/sys/fs/cgroup", ST_RDONLY));
+      r.check("cgroup2",
+              is_fs("/sys/fs/cgroup", CGROUP2_SUPER_MAGIC) && has_vfs_flag("/sys/fs/cgroup", ST_RDONLY));
       r.check("controllers_file", access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0);
       r.check("refuses_writes", write_errno("/sys/fs/cgroup/x", true) == EROFS);
     };

@@ -45,13 +45,20 @@ TEST(MountOptions, EveryFlagAndItsInverse) {
     unsigned long flag;
   };
   const Case cases[] = {
-      {"ro", "rw", MS_RDONLY},           {"nosuid", "suid", MS_NOSUID},
-      {"nodev", "dev", MS_NODEV},        {"noexec", "exec", MS_NOEXEC},
-      {"sync", "async", MS_SYNCHRONOUS}, {"mand", "nomand", MS_MANDLOCK},
-      {"noatime", "atime", MS_NOATIME},  {"nodiratime", "diratime", MS_NODIRATIME},
-      {"relatime", "norelatime", MS_RELATIME}, {"strictatime", "nostrictatime", MS_STRICTATIME},
-      {"nosymfollow", "symfollow", MS_NOSYMFOLLOW}, {"lazytime", "nolazytime", MS_LAZYTIME},
-      {"silent", "loud", MS_SILENT},     {"iversion", "noiversion", MS_I_VERSION},
+      {"ro", "rw", MS_RDONLY},
+      {"nosuid", "suid", MS_NOSUID},
+      {"nodev", "dev", MS_NODEV},
+      {"noexec", "exec", MS_NOEXEC},
+      {"sync", "async", MS_SYNCHRONOUS},
+      {"mand", "nomand", MS_MANDLOCK},
+      {"noatime", "atime", MS_NOATIME},
+      {"nodiratime", "diratime", MS_NODIRATIME},
+      {"relatime", "norelatime", MS_RELATIME},
+      {"strictatime", "nostrictatime", MS_STRICTATIME},
+      {"nosymfollow", "symfollow", MS_NOSYMFOLLOW},
+      {"lazytime", "nolazytime", MS_LAZYTIME},
+      {"silent", "loud", MS_SILENT},
+      {"iversion", "noiversion", MS_I_VERSION},
   };
   for (const Case& c : cases) {
     MountOptions on = parse({c.set});
@@ -96,7 +103,8 @@ TEST(MountOptions, PropagationInOrder) {
 
 TEST(MountOptions, RecursiveAttributes) {
   MountOptions o = parse({"rbind", "rro", "rnosuid", "rnoatime"});
-  EXPECT_EQ(o.rec_attr_set, static_cast<uint64_t>(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME));
+  EXPECT_EQ(o.rec_attr_set,
+            static_cast<uint64_t>(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME));
   EXPECT_EQ(o.rec_attr_clr, static_cast<uint64_t>(MOUNT_ATTR__ATIME));
   MountOptions c = parse({"rro", "rrw", "rexec"});
   EXPECT_EQ(c.rec_attr_set, 0u);
@@ -126,8 +134,9 @@ TEST(MountOptions, RejectsEmptyAndCommaOptions) {
 
 TEST(MountOptions, MsToMountAttr) {
   bool given = true;
-  EXPECT_EQ(ms_to_mount_attr(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, &given),
-            static_cast<uint64_t>(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  EXPECT_EQ(
+      ms_to_mount_attr(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, &given),
+      static_cast<uint64_t>(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
   EXPECT_FALSE(given);
   EXPECT_EQ(ms_to_mount_attr(MS_STRICTATIME, &given), static_cast<uint64_t>(MOUNT_ATTR_STRICTATIME));
   EXPECT_TRUE(given);

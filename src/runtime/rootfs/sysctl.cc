@@ -10,7 +10,7 @@ namespace berth::runtime::rootfs {
 namespace {
 
 constexpr std::array<std::string_view, 8> kIpcSysctls{
-    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",  "kernel.sem",
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
     "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
 };
 
@@ -84,8 +84,8 @@ Status check_sysctl_allowed(std::string_view key, const SysctlNamespaces& ns) {
     return fail(Errc::InvalidArgument, "sysctl \"{}\" is not allowed in the host's uts namespace", k);
   }
   if (k == "kernel.hostname")
-    return fail(Errc::InvalidArgument, "sysctl \"{}\" is not allowed: it conflicts with the OCI \"hostname\" field",
-                k);
+    return fail(Errc::InvalidArgument,
+                "sysctl \"{}\" is not allowed: it conflicts with the OCI \"hostname\" field", k);
   if (starts_with(k, "user.")) {
     if (ns.user) return ok();
     return fail(Errc::InvalidArgument, "sysctl \"{}\" is not allowed without a user namespace", k);
@@ -101,7 +101,8 @@ SysctlNamespaces sysctl_namespaces(const oci::Spec& spec) {
   if (const oci::Namespace* net = find_ns(spec, oci::NamespaceType::Network)) {
     out.net = true;
     if (!net->path.empty()) {
-      struct stat joined {}, own {};
+      struct stat joined {
+      }, own{};
       if (::stat(net->path.c_str(), &joined) == 0 && ::stat("/proc/self/ns/net", &own) == 0 &&
           joined.st_dev == own.st_dev && joined.st_ino == own.st_ino)
         out.net = false;

@@ -12,8 +12,8 @@
 // Everything else is refused with InvalidArgument naming the key.
 //
 // Keys use sysctl(8) syntax: dots separate components and a '/' stands for a '.' inside one component
-// ("net.ipv4.conf.eth0/100.forwarding"); the slash form ("net/ipv4/ip_forward") is accepted too and converted.
-// Pure functions; no syscalls.
+// ("net.ipv4.conf.eth0/100.forwarding"); the slash form ("net/ipv4/ip_forward") is accepted too and
+// converted. No syscalls except sysctl_namespaces (two stat calls).
 
 #include <map>
 #include <string>
@@ -28,8 +28,8 @@ struct Spec;
 namespace berth::runtime::rootfs {
 
 struct SysctlNamespaces {
-  bool ipc = false;   // private ipc namespace
-  bool net = false;   // network namespace that is not the runtime's own
+  bool ipc = false;  // private ipc namespace
+  bool net = false;  // network namespace that is not the runtime's own
   bool uts = false;
   bool user = false;
 };
@@ -41,7 +41,8 @@ std::string normalize_sysctl_key(std::string_view key);
 // that could leave /proc/sys or are malformed: empty components, ".", "..", NUL, leading/trailing separators.
 Result<std::string> sysctl_relative_path(std::string_view key);
 
-// InvalidArgument ("sysctl \"kernel.pid_max\" is not in a separate kernel namespace") when key may not be set.
+// InvalidArgument ("sysctl \"kernel.pid_max\" is not in a separate kernel namespace") when key may not be
+// set.
 Status check_sysctl_allowed(std::string_view key, const SysctlNamespaces& ns);
 
 // Which namespaces the spec makes private. net: a joined network namespace (path) counts as private unless it
