@@ -1,0 +1,389 @@
+#include "engine/engine.h"
+
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "image/image_store.h"
+#include "image/registry/reference.h"
+
+namespace berth::engine {
+
+namespace registry = image::registry;
+
+std::string familiar_name(std::string_view n) {
+  constexpr std::string_view kLib = "docker.io/library/";
+  constexpr std::string_view kHub = "docker.io/";
+  if (n.starts_with(kLib)) return std::string(n.substr(kLib.size()));
+  if (n.starts_with(kHub)) return std::string(n.substr(kHub.size()));
+  return std::string(n);
+}
+
+int64_t parse_rfc3339(std::string_view s) {
+  if (s.size() < 19) return 0;
+  std::tm tm{};
+  std::string head(s.substr(0, 19));
+  if (!strptime(head.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  int64_t t = static_cast<int64_t>(timegm(&tm));
+  size_t i = 19;
+  if (i < s.size() && s[i] == '.')
+    for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i) {
+    }
+  if (i < s.size() && (s[i] == '+' || s[i] == '-') && s.size() >= i + 6) {
+    int sign = s[i] == '+' ? 1 : -1;
+    int hh = std::atoi(std::string(s.substr(i + 1, 2)).c_str());
+    int mm = std::atoi(std::string(s.substr(i + 4, 2)).c_str());
+    t -= sign * (hh * 3600 + mm * 60);
+  }
+  return t;
+}
+
+namespace {
+
+std::string read_small(const std::string& path) {
+  std::ifstream f(path);
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return s;
+}
+
+std::string os_release_field(const std::string& text, std::string_view key) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == '=') {
+      auto v = line.substr(key.size() + 1);
+      if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'')) v = v.substr(1, v.size() - 2);
+      return std::string(v);
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+std::string goarch(std::string_view m) {
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  if (m == "i686" || m == "i386") return "386";
+  if (m.starts_with("armv7")) return "arm";
+  return std::string(m);
+}
+
+bool is_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
+}
+
+std::string now_rfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:09d}Z", buf, ns);
+}
+
+// One image as the engine sees it: all names pointing at the same config digest.
+struct ImageEntry {
+  std::string id;                  // sha256:<hex> of the config
+  std::vector<std::string> names;  // normalized record names
+  image::ResolvedImage resolved;
+};
+
+class RealEngine final : public Engine {
+ public:
+  Status init(const DaemonConfig& c) {
+    cfg_ = c;
+    BERTH_TRY(mkdir_all(c.data_root, 0711));
+    image::ImageStoreOptions o;
+    o.root = c.data_root;  // shared with `berth image --root` (same default)
+    o.snapshotter = c.snapshotter;
+    store_ = BERTH_TRY(image::ImageStore::open(o));
+    std::string idfile = c.data_root + "/engine-id";
+    id_ = read_small(idfile);
+    while (!id_.empty() && std::isspace(static_cast<unsigned char>(id_.back()))) id_.pop_back();
+    if (id_.empty()) {
+      std::string rnd = read_small("/proc/sys/kernel/random/uuid");
+      id_ = oci::Digest::sha256_of(rnd + c.data_root).str().substr(7, 48);
+      BERTH_TRY(write_file_atomic(idfile, id_ + "\n"));
+    }
+    return ok();
+  }
+
+  VersionInfo version() override {
+    VersionInfo v;
+    utsname u{};
+    ::uname(&u);
+    v.arch = goarch(u.machine);
+    v.kernel_version = u.release;
+    return v;
+  }
+
+  Result<SystemInfo> info() override {
+    SystemInfo s;
+    utsname u{};
+    ::uname(&u);
+    s.id = id_;
+    s.name = u.nodename;
+    s.kernel_version = u.release;
+    s.architecture = u.machine;
+    std::string osr = read_small("/etc/os-release");
+    s.operating_system = os_release_field(osr, "PRETTY_NAME");
+    s.os_version = os_release_field(osr, "VERSION_ID");
+    s.ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
+    s.mem_total = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+    struct statfs fs {};
+    s.cgroup_version = (::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */)
+                           ? "2"
+                           : "1";
+    s.data_root = cfg_.data_root;
+    s.exec_root = cfg_.exec_root;
+    s.runtimes["berth"] = runtime_path();
+    if (::access("/usr/bin/runc", X_OK) == 0 || ::access("/usr/sbin/runc", X_OK) == 0) s.runtimes["runc"] = "runc";
+    s.security_options = {"name=seccomp,profile=builtin"};
+    if (s.cgroup_version == "2") s.security_options.push_back("name=cgroupns");
+    s.system_time = now_rfc3339();
+    std::lock_guard lk(mu_);
+    std::string sn(store_->snapshotter().name());
+    s.driver = sn == "overlay" ? "overlay2" : sn;
+    s.driver_status = {{"Backing Filesystem", backing_fs(cfg_.data_root)}, {"Snapshotter", sn}};
+    auto all = BERTH_TRY(entries_locked());
+    s.images = static_cast<int64_t>(all.size());
+    return s;
+  }
+
+  Result<std::vector<ImageSummary>> images() override {
+    std::lock_guard lk(mu_);
+    auto all = BERTH_TRY(entries_locked());
+    std::vector<ImageSummary> out;
+    for (auto& e : all) out.push_back(summary(e));
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.created > b.created; });
+    return out;
+  }
+
+  Result<ImageDetail> image_inspect(const std::string& ref) override {
+    std::lock_guard lk(mu_);
+    auto e = BERTH_TRY(find_locked(ref));
+    ImageDetail d;
+    d.summary = summary(e);
+    d.created_text = e.resolved.config.created;
+    d.config_json = oci::to_json(e.resolved.config);
+    for (auto& id : e.resolved.config.diff_ids) d.diff_ids.push_back(id.str());
+    return d;
+  }
+
+  Result<std::vector<HistoryEntry>> image_history(const std::string& ref) override {
+    std::lock_guard lk(mu_);
+    auto e = BERTH_TRY(find_locked(ref));
+    const auto& cfg = e.resolved.config;
+    const auto& layers = e.resolved.manifest.layers;
+    std::vector<HistoryEntry> out;
+    size_t layer = 0;
+    if (cfg.history.empty()) {
+      // No history recorded: one entry per layer.
+      for (auto& l : layers) out.push_back({"<missing>", parse_rfc3339(cfg.created), "", "", static_cast<int64_t>(l.size), {}});
+    } else {
+      for (auto& h : cfg.history) {
+        HistoryEntry he{"<missing>", parse_rfc3339(h.created), h.created_by, h.comment, 0, {}};
+        if (!h.empty_layer && layer < layers.size()) he.size = static_cast<int64_t>(layers[layer++].size);
+        out.push_back(std::move(he));
+      }
+    }
+    std::reverse(out.begin(), out.end());  // newest first, as docker prints it
+    if (!out.empty()) {
+      out.front().id = e.id;
+      for (auto& n : e.names)
+        if (n.find('@') == std::string::npos) out.front().tags.push_back(familiar_name(n));
+    }
+    return out;
+  }
+
+  Status image_tag(const std::string& ref, const std::string& repo, const std::string& tag) override {
+    if (repo.empty()) return fail(Errc::InvalidArgument, "repository name must have at least one component");
+    std::string target = repo;
+    if (!tag.empty()) target += ":" + tag;
+    auto parsed = BERTH_TRY(registry::parse_reference(target));
+    if (parsed.digest) return fail(Errc::InvalidArgument, "refusing to create a tag with a digest reference");
+    std::lock_guard lk(mu_);
+    auto e = BERTH_TRY(find_locked(ref));
+    return store_->tag(e.names.front(), parsed.str());
+  }
+
+  Result<std::vector<DeleteItem>> image_remove(const std::string& ref, bool force) override {
+    std::lock_guard lk(mu_);
+    auto e = BERTH_TRY(find_locked(ref));
+    std::vector<DeleteItem> out;
+    std::vector<std::string> to_untag;
+    auto named = named_match(ref);
+    if (named && std::find(e.names.begin(), e.names.end(), *named) != e.names.end()) {
+      to_untag.push_back(*named);  // by name: only that name goes
+    } else {
+      if (e.names.size() > 1 && !force)
+        return fail(Errc::Conflict, "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    e.id.substr(7, 12));
+      to_untag = e.names;
+    }
+    for (auto& n : to_untag) {
+      BERTH_TRY(store_->remove(n));
+      out.push_back({familiar_name(n), ""});
+    }
+    if (to_untag.size() == e.names.size()) {
+      out.push_back({"", e.id});
+      auto pr = store_->prune();
+      if (!pr) log::warn("engine: content gc after removing {}: {}", e.id, pr.error().message());
+    }
+    return out;
+  }
+
+  Result<PruneReport> image_prune(bool dangling_only) override {
+    std::lock_guard lk(mu_);
+    PruneReport rep;
+    auto all = BERTH_TRY(entries_locked());
+    for (auto& e : all) {
+      bool tagged = std::any_of(e.names.begin(), e.names.end(), [](auto& n) { return n.find('@') == std::string::npos; });
+      if (dangling_only && tagged) continue;
+      for (auto& n : e.names) {
+        BERTH_TRY(store_->remove(n));
+        rep.images_deleted.push_back({familiar_name(n), ""});
+      }
+      rep.images_deleted.push_back({"", e.id});
+    }
+    auto pr = BERTH_TRY(store_->prune());
+    rep.space_reclaimed = static_cast<uint64_t>(pr.content.bytes_freed);
+    return rep;
+  }
+
+ private:
+  std::string runtime_path() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) {
+      std::string self(buf, static_cast<size_t>(n));
+      auto slash = self.rfind('/');
+      std::string cand = self.substr(0, slash) + "/../berth-runtime/berth-runtime";
+      if (::access(cand.c_str(), X_OK) == 0) return cand;
+      cand = self.substr(0, slash) + "/berth-runtime";
+      if (::access(cand.c_str(), X_OK) == 0) return cand;
+    }
+    return "berth-runtime";
+  }
+
+  static std::string backing_fs(const std::string& path) {
+    struct statfs fs {};
+    if (::statfs(path.c_str(), &fs) != 0) return "unknown";
+    switch (static_cast<unsigned long>(fs.f_type)) {
+      case 0xEF53: return "extfs";
+      case 0x58465342: return "xfs";
+      case 0x9123683E: return "btrfs";
+      case 0x01021994: return "tmpfs";
+      case 0x794c7630: return "overlayfs";
+      default: return fmt::format("0x{:x}", static_cast<unsigned long>(fs.f_type));
+    }
+  }
+
+  ImageSummary summary(const ImageEntry& e) {
+    ImageSummary s;
+    s.id = e.id;
+    for (auto& n : e.names) {
+      auto at = n.find('@');
+      if (at == std::string::npos) {
+        s.repo_tags.push_back(familiar_name(n));
+      } else {
+        s.repo_digests.push_back(familiar_name(n));
+      }
+    }
+    s.created = parse_rfc3339(e.resolved.config.created);
+    for (auto& l : e.resolved.manifest.layers) s.size += static_cast<int64_t>(l.size);
+    s.labels = e.resolved.config.config.labels;
+    return s;
+  }
+
+  // Every image in the store, grouped by ID. Records that do not resolve (missing blobs, foreign platform)
+  // are skipped with a debug line.
+  Result<std::vector<ImageEntry>> entries_locked() {
+    auto recs = BERTH_TRY(store_->list());
+    std::vector<ImageEntry> out;
+    for (auto& r : recs) {
+      auto res = store_->resolve(r.name);
+      if (!res) {
+        log::debug("engine: image {}: {}", r.name, res.error().message());
+        continue;
+      }
+      std::string id = res->config_digest.str();
+      auto it = std::find_if(out.begin(), out.end(), [&](auto& e) { return e.id == id; });
+      if (it == out.end()) {
+        out.push_back({id, {r.name}, std::move(*res)});
+      } else {
+        it->names.push_back(r.name);
+      }
+    }
+    return out;
+  }
+
+  // The normalized name if `ref` parses as a reference.
+  std::optional<std::string> named_match(const std::string& ref) {
+    if (ref.starts_with("sha256:")) return std::nullopt;
+    auto p = registry::parse_reference(ref);
+    if (!p) return std::nullopt;
+    return p->str();
+  }
+
+  Result<ImageEntry> find_locked(const std::string& ref) {
+    auto all = BERTH_TRY(entries_locked());
+    if (ref.starts_with("sha256:") && is_hex(ref.substr(7))) {
+      for (auto& e : all)
+        if (e.id.starts_with(ref)) return e;
+      return fail(Errc::NotFound, "No such image: {}", ref);
+    }
+    if (auto n = named_match(ref)) {
+      for (auto& e : all)
+        if (std::find(e.names.begin(), e.names.end(), *n) != e.names.end()) return e;
+      // repo@digest also matches a tagged name of that repository whose manifest has that digest
+      auto p = registry::parse_reference(ref);
+      if (p && p->digest)
+        for (auto& e : all) {
+          if (e.resolved.manifest_desc.digest != p->digest && e.resolved.record.target.digest != p->digest) continue;
+          for (auto& name : e.names)
+            if (name.starts_with(p->name() + ":")) return e;
+        }
+    }
+    if (is_hex(ref) && ref.size() <= 64) {
+      const ImageEntry* found = nullptr;
+      for (auto& e : all)
+        if (e.id.compare(7, ref.size(), ref) == 0) {
+          if (found && found->id != e.id) return fail(Errc::InvalidArgument, "image ID prefix `{}` is ambiguous", ref);
+          found = &e;
+        }
+      if (found) return *found;
+    }
+    return fail(Errc::NotFound, "No such image: {}", ref);
+  }
+
+  DaemonConfig cfg_;
+  std::string id_;
+  std::mutex mu_;
+  std::unique_ptr<image::ImageStore> store_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> open_engine(const DaemonConfig& config) {
+  auto e = std::make_unique<RealEngine>();
+  BERTH_TRY_CTX(e->init(config), "engine on {}", config.data_root);
+  return std::unique_ptr<Engine>(std::move(e));
+}
+
+}  // namespace berth::engine
