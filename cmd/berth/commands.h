@@ -12,4 +12,7 @@ int login_main(int argc, char** argv);
 // `berth image ls|rm|inspect|tag|save|load|import|export|prune|bootstrap|unpack-layer ...`.
 int image_main(int argc, char** argv);
 
+// `berth daemon [--data-root D] [--exec-root E] [-H unix:///path|tcp://addr ...]`: the Engine API server.
+int daemon_main(int argc, char** argv);
+
 }  // namespace berth::cli

@@ -15,6 +15,8 @@ namespace http = net::http;
 namespace {
 
 constexpr size_t kMaxBody = 1 << 20;
+// Go's zero time: the CLI parses every time field, so "" is not an option for unknown times.
+constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
 // "1.41" -> {1, 41}; nullopt when not N.N.
 std::optional<std::pair<int, int>> parse_version(std::string_view v) {
@@ -223,7 +225,7 @@ Result<json> inspect_json(const engine::ImageDetail& d, const std::string& drive
               {"RepoDigests", d.summary.repo_digests},
               {"Parent", ""},
               {"Comment", comment},
-              {"Created", d.created_text},
+              {"Created", d.created_text.empty() ? kZeroTime : d.created_text},
               {"Container", ""},
               {"ContainerConfig", docker_config(nullptr)},
               {"DockerVersion", ""},
@@ -235,7 +237,7 @@ Result<json> inspect_json(const engine::ImageDetail& d, const std::string& drive
               {"VirtualSize", d.summary.size},
               {"GraphDriver", {{"Data", nullptr}, {"Name", driver}}},
               {"RootFS", {{"Type", "layers"}, {"Layers", d.diff_ids}}},
-              {"Metadata", {{"LastTagTime", ""}}}};
+              {"Metadata", {{"LastTagTime", kZeroTime}}}};
 }
 
 // docker's filters query parameter: {"key":{"value":true}} (or the old {"key":["value"]}).

@@ -251,6 +251,8 @@ TEST(ApiHandler, ImageNamesWithSlashesAndColons) {
   EXPECT_EQ(j["RootFS"]["Layers"], json({"sha256:aa"}));
   EXPECT_EQ(j["Comment"], "hi");
   EXPECT_EQ(j["Architecture"], "amd64");
+  EXPECT_EQ(j["Created"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(j["Metadata"]["LastTagTime"], "0001-01-01T00:00:00Z");  // a time the CLI can parse
   auto nf = call(e, "GET", "/images/nosuch/json");
   EXPECT_EQ(nf.status, 404);
   EXPECT_EQ(nf.body_json()["message"], "No such image: nosuch");

@@ -1,0 +1,138 @@
+// `berth daemon`: the Engine API server (api/server) in front of the engine core (engine/).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/server/api_server.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "commands.h"
+#include "engine/engine.h"
+#include "net/http/server.h"
+
+namespace berth::cli {
+namespace {
+
+struct DaemonFlags {
+  engine::DaemonConfig cfg;
+  std::vector<std::string> hosts;
+  bool tlsverify = false;
+  std::string tlscacert, tlscert, tlskey;
+  std::string log_level = "info";
+  std::string log_format = "json";
+};
+
+// Turns one -H value into server options; refuses TCP without mutual TLS.
+Result<net::http::ServerOptions> listen_options(const std::string& host, const DaemonFlags& f) {
+  net::http::ServerOptions o;
+  if (host.starts_with("unix://")) {
+    std::string path = host.substr(7);
+    if (path.empty() || path.front() != '/') return fail(Errc::InvalidArgument, "-H {}: unix socket path must be absolute", host);
+    auto slash = path.rfind('/');
+    if (slash > 0) BERTH_TRY(mkdir_all(path.substr(0, slash), 0755));
+    o.addr = host;
+    o.unix_mode = 0660;
+    return o;
+  }
+  if (host.starts_with("tcp://")) {
+    if (!f.tlsverify || f.tlscacert.empty() || f.tlscert.empty() || f.tlskey.empty())
+      return fail(Errc::InvalidArgument,
+                  "refusing to listen on {} without mutual TLS: give --tlsverify --tlscacert --tlscert --tlskey", host);
+    o.addr = host.substr(6);
+    if (auto s = o.addr.find('/'); s != std::string::npos) o.addr.resize(s);
+    o.tls_cert = f.tlscert;
+    o.tls_key = f.tlskey;
+    o.tls_client_ca = f.tlscacert;
+    return o;
+  }
+  return fail(Errc::InvalidArgument, "-H {}: unsupported address (unix:///path or tcp://host:port)", host);
+}
+
+}  // namespace
+
+int daemon_main(int argc, char** argv) {
+  DaemonFlags f;
+  CLI::App app{"berth daemon: serve the Docker Engine API (1.41)", "berth daemon"};
+  app.add_option("--data-root", f.cfg.data_root, "persistent state (images, containers)")->capture_default_str();
+  app.add_option("--exec-root", f.cfg.exec_root, "runtime state (sockets, pids)")->capture_default_str();
+  app.add_option("-H,--host", f.hosts, "listen address: unix:///path (default unix:///run/berth/berth.sock) or "
+                                       "tcp://host:port (needs --tlsverify)");
+  app.add_flag("--tlsverify", f.tlsverify, "require and verify client certificates");
+  app.add_option("--tlscacert", f.tlscacert, "CA bundle that signs client certificates");
+  app.add_option("--tlscert", f.tlscert, "server certificate");
+  app.add_option("--tlskey", f.tlskey, "server key");
+  app.add_option("--snapshotter", f.cfg.snapshotter, "overlay or native (default: overlay when available)");
+  app.add_option("--log-level", f.log_level, "debug, info, warn, error")->capture_default_str();
+  app.add_option("--log-format", f.log_format, "json or text")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  log::set_format(f.log_format == "text" ? log::Format::Text : log::Format::Json);
+  log::set_level(f.log_level == "debug" ? log::Level::Debug
+                 : f.log_level == "warn" ? log::Level::Warn
+                 : f.log_level == "error" ? log::Level::Error
+                                          : log::Level::Info);
+  if (f.hosts.empty()) f.hosts.push_back("unix:///run/berth/berth.sock");
+
+  std::vector<net::http::ServerOptions> listens;
+  for (auto& h : f.hosts) {
+    auto o = listen_options(h, f);
+    if (!o) {
+      log::error("daemon: {}", o.error().message());
+      return 1;
+    }
+    listens.push_back(std::move(*o));
+  }
+  if (auto st = mkdir_all(f.cfg.exec_root, 0700); !st) {
+    log::error("daemon: exec root: {}", st.error().message());
+    return 1;
+  }
+
+  // Signals are taken synchronously by this thread; every server thread inherits the blocked mask.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto eng = engine::open_engine(f.cfg);
+  if (!eng) {
+    log::error("daemon: {}", eng.error().message());
+    return 1;
+  }
+  api::ApiHandler handler(**eng);
+  std::vector<std::unique_ptr<net::http::Server>> servers;
+  for (size_t i = 0; i < listens.size(); i++) {
+    auto s = net::http::Server::start(listens[i], [&handler](net::http::ServerRequest& q, net::http::ServerResponse& r) {
+      handler(q, r);
+    });
+    if (!s) {
+      log::error("daemon: listen on {}: {}", f.hosts[i], s.error().message());
+      for (auto& srv : servers) srv->stop();
+      return 1;
+    }
+    servers.push_back(std::move(*s));
+    log::info("daemon: API listening on {}", f.hosts[i]);
+  }
+  log::info("daemon: ready (api {}, data root {}, exec root {}, pid {})", engine::kApiVersion, f.cfg.data_root,
+            f.cfg.exec_root, ::getpid());
+
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  log::info("daemon: received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  for (auto& s : servers) s->stop();
+  log::info("daemon: stopped");
+  return 0;
+}
+
+}  // namespace berth::cli
