@@ -342,6 +342,12 @@ class ServerImpl final : public Server {
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) return fail(Errc::AlreadyExists, "`{}` exists and is not a socket", path);
+      // A socket someone still accepts on belongs to a live server: never take it over.
+      int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (probe < 0) return fail_errno("socket(AF_UNIX)");
+      bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+      ::close(probe);
+      if (live) return fail(Errc::AlreadyExists, "`{}` is in use by a running server", path);
       ::unlink(path.c_str());  // a stale socket from a previous run
     }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -91,7 +91,7 @@ TEST(ServerUnix, ServesOnUnixSocketWithModeAndRemovesItOnStop) {
   EXPECT_LT(connect_unix(sock), 0);
 }
 
-TEST(ServerUnix, ReplacesStaleSocketButNotOtherFiles) {
+TEST(ServerUnix, ReplacesStaleSocketButNotLiveOnesOrOtherFiles) {
   berth::testing::TempDir dir;
   std::string sock = dir / "s.sock";
   ServerOptions o;
@@ -111,6 +111,13 @@ TEST(ServerUnix, ReplacesStaleSocketButNotOtherFiles) {
     o2.addr = "unix://" + stale;
     auto b = Server::start(o2, [](ServerRequest&, ServerResponse& r) { (void)r.send(204, Headers{}, ""); });
     EXPECT_TRUE(b) << b.error().message();
+    // a live server's socket is never taken over
+    auto dup = Server::start(o, [](ServerRequest&, ServerResponse& r) { (void)r.send(204, Headers{}, ""); });
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code(), Errc::AlreadyExists);
+    int fd2 = connect_unix(sock);
+    EXPECT_GE(fd2, 0);  // the first server still owns it
+    ::close(fd2);
   }
   std::string plain = dir / "plain";
   ASSERT_EQ(::close(::creat(plain.c_str(), 0644)), 0);
