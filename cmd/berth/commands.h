@@ -14,5 +14,8 @@ int image_main(int argc, char** argv);
 
 // `berth daemon [--data-root D] [--exec-root E] [-H unix:///path|tcp://addr ...]`: the Engine API server.
 int daemon_main(int argc, char** argv);
+// `berth version` / `berth images [-q]`: Engine API client commands (-H or BERTH_HOST, unix:// only for now).
+int version_main(int argc, char** argv);
+int images_main(int argc, char** argv);
 
 }  // namespace berth::cli

@@ -14,6 +14,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"daemon", berth::cli::daemon_main, "serve the Docker Engine API on a unix socket (or mutual-TLS TCP)"},
+    {"images", berth::cli::images_main, "list the daemon's images (Engine API client)"},
+    {"version", berth::cli::version_main, "show the client and daemon versions"},
     {"image", berth::cli::image_main, "manage local images on --root (ls, rm, tag, save, load, bootstrap, ...)"},
     {"registry", berth::cli::registry_main, "run or maintain an OCI distribution registry (serve, gc, copy)"},
     {"login", berth::cli::login_main, "check and store registry credentials in a docker config.json"},

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`berth daemon` driven by the real docker CLI (v28) on a temporary unix socket and data root:
-  version (client and server), info, images, image inspect, history, tag, rmi, image prune; an unknown endpoint
+  version (client and server), info, `berth version` / `berth images` (Engine API client), images, image inspect, history, tag, rmi, image prune; an unknown endpoint
   via curl -> 404 JSON; too-new API version -> 400; SIGTERM -> clean exit and the socket is removed.
 Also: TCP is refused without mutual TLS, and with it docker --tlsverify works while clients without a
 certificate from the CA are rejected. Needs no root. Exits 77 (skip) when berth, docker, curl or busybox
@@ -169,6 +169,15 @@ def main():
 
         r = run([DOCKER] + H + ["history", "busybox"], env=env)
         check(r.returncode == 0 and image_id[7:19] in r.stdout, "docker history")
+
+        # the berth CLI side: version and images through net/http's client over the unix socket
+        r = run([BERTH, "version", "-H", "unix://" + sock])
+        check(r.returncode == 0 and "Server:" in r.stdout and "API version:  1.41 (minimum version 1.24)" in r.stdout,
+              f"berth version ({r.stderr.strip()})")
+        r = run([BERTH, "images"], env=dict(os.environ, BERTH_HOST="unix://" + sock))
+        check(r.returncode == 0 and "busybox" in r.stdout and image_id[7:19] in r.stdout, f"berth images:\n{r.stdout}")
+        r = run([BERTH, "version", "-H", "unix://" + os.path.join(tmp, "nosuch.sock")])
+        check(r.returncode != 0 and "is the daemon running" in r.stderr, "berth version without a daemon fails clearly")
 
         r = run([DOCKER] + H + ["tag", "busybox", "127.0.0.1:5000/bb:v1"], env=env)
         check(r.returncode == 0, f"docker tag ({r.stderr.strip()})")

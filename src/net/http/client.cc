@@ -4,7 +4,12 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
+#include <cstring>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -171,6 +176,30 @@ class ClientImpl final : public Client {
     c->origin = url.origin();
     c->buf.reserve(256 * 1024);  // Beast reads at most the free capacity per recv(); see server.cc
     beast::error_code ec;
+    if (!opts_.unix_socket.empty()) {
+      // Plain HTTP over a unix socket (the Engine API); the stream rides in a tcp::socket object.
+      if (url.scheme != "http") return fail(Errc::InvalidArgument, "unix socket transport is plain http only");
+      sockaddr_un sa{};
+      sa.sun_family = AF_UNIX;
+      if (opts_.unix_socket.size() >= sizeof sa.sun_path)
+        return fail(Errc::InvalidArgument, "unix socket path `{}` too long", opts_.unix_socket);
+      std::memcpy(sa.sun_path, opts_.unix_socket.data(), opts_.unix_socket.size());
+      int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return fail_errno("socket(AF_UNIX)");
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+        auto e = fail_errno("connect to {}", opts_.unix_socket);
+        ::close(fd);
+        return fail(Errc::Unavailable, "{}", e.value().message());
+      }
+      tcp::socket us(io_);
+      us.assign(tcp::v4(), fd, ec);
+      if (ec) {
+        ::close(fd);
+        return fail(Errc::Internal, "adopt unix socket: {}", ec.message());
+      }
+      c->plain = std::make_unique<tcp::socket>(std::move(us));
+      return c;
+    }
     tcp::resolver resolver(io_);
     auto eps = resolver.resolve(url.host, std::to_string(url.port), ec);
     if (ec) return fail(Errc::Unavailable, "resolve `{}`: {}", url.host, ec.message());

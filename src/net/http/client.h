@@ -46,6 +46,8 @@ struct ClientOptions {
   bool tls_verify = true;
   std::string ca_file;  // extra trusted CA (PEM)
   size_t max_buffered_body = 16 << 20;
+  // When set, every connection goes to this unix socket (plain http; the URL's host is only the Host header).
+  std::string unix_socket;
 };
 
 class Client {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/testing/temp_dir.h"
+#include "net/http/client.h"
 #include "net/http/server.h"
 
 namespace berth::net::http {
@@ -201,6 +202,35 @@ TEST(ServerUnix, HijackHandsOverRawSocketWithHalfClose) {
   ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
   EXPECT_EQ(read_to_eof(fd), "got:early-late");
   ::close(fd);
+}
+
+TEST(ServerUnix, ClientOverUnixSocketWithKeepAlive) {
+  berth::testing::TempDir dir;
+  std::string sock = dir / "api.sock";
+  ServerOptions o;
+  o.addr = "unix://" + sock;
+  auto srv = Server::start(o, [](ServerRequest& q, ServerResponse& r) {
+    (void)r.send(200, Headers{}, q.method() + " " + q.target() + " host=" + q.headers().get("Host").value_or(""));
+  });
+  ASSERT_TRUE(srv) << srv.error().message();
+  ClientOptions co;
+  co.unix_socket = sock;
+  auto c = Client::make(co);
+  for (int i = 0; i < 2; i++) {
+    ClientRequest req;
+    req.url = parse_url("http://api.berth.localhost/v1.41/version").value();
+    auto resp = c->send(req);
+    ASSERT_TRUE(resp) << resp.error().message();
+    EXPECT_EQ(resp->status, 200);
+    EXPECT_EQ(resp->body, "GET /v1.41/version host=api.berth.localhost");
+  }
+  ClientOptions bad;
+  bad.unix_socket = dir / "missing.sock";
+  ClientRequest req;
+  req.url = parse_url("http://x/_ping").value();
+  auto r = Client::make(bad)->send(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::Unavailable);
 }
 
 }  // namespace
