@@ -5,6 +5,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "api/server/common.h"
 #include "base/log.h"
 
 namespace berth::api {
@@ -13,10 +14,6 @@ using json = nlohmann::ordered_json;
 namespace http = net::http;
 
 namespace {
-
-constexpr size_t kMaxBody = 1 << 20;
-// Go's zero time: the CLI parses every time field, so "" is not an option for unknown times.
-constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
 // "1.41" -> {1, 41}; nullopt when not N.N.
 std::optional<std::pair<int, int>> parse_version(std::string_view v) {
@@ -75,44 +72,7 @@ int http_status(Errc c) {
 
 namespace {
 
-http::Headers base_headers() {
-  http::Headers h;
-  h.add("Api-Version", engine::kApiVersion);
-  h.add("Docker-Experimental", "false");
-  h.add("Ostype", "linux");
-  h.add("Server", fmt::format("Berth/{} (linux)", engine::kEngineVersion));
-  return h;
-}
-
-void send_json(http::ServerResponse& r, int status, const json& j) {
-  auto h = base_headers();
-  h.add("Content-Type", "application/json");
-  (void)r.send(status, h, j.dump() + "\n");
-}
-
-void send_error(http::ServerResponse& r, int status, std::string_view msg) {
-  send_json(r, status, json{{"message", msg}});
-}
-
-void send_error(http::ServerResponse& r, const Error& e) { send_error(r, http_status(e.code()), e.message()); }
-
-void send_empty(http::ServerResponse& r, int status) { (void)r.send(status, base_headers(), ""); }
-
-json str_list_or_null(const std::vector<std::string>& v) {
-  if (v.empty()) return nullptr;
-  return json(v);
-}
-
-json labels_or_null(const std::map<std::string, std::string>& m) {
-  if (m.empty()) return nullptr;
-  json j = json::object();
-  for (auto& [k, v] : m) j[k] = v;
-  return j;
-}
-
-bool truthy(const std::optional<std::string>& v) {
-  return v && (*v == "1" || *v == "true" || *v == "True" || *v == "yes");
-}
+using namespace detail;
 
 json version_json(const engine::VersionInfo& v) {
   json details = {{"ApiVersion", v.api_version}, {"Arch", v.arch},           {"BuildTime", v.build_time},
@@ -240,39 +200,18 @@ Result<json> inspect_json(const engine::ImageDetail& d, const std::string& drive
               {"Metadata", {{"LastTagTime", kZeroTime}}}};
 }
 
-// docker's filters query parameter: {"key":{"value":true}} (or the old {"key":["value"]}).
-Result<std::map<std::string, std::vector<std::string>>> parse_filters(const std::optional<std::string>& q) {
-  std::map<std::string, std::vector<std::string>> out;
-  if (!q || q->empty()) return out;
-  json j = json::parse(*q, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(Errc::InvalidArgument, "invalid filter: not a JSON object");
-  for (auto& [k, v] : j.items()) {
-    if (v.is_object()) {
-      for (auto& [val, b] : v.items()) out[k].push_back(val);
-    } else if (v.is_array()) {
-      for (auto& val : v)
-        if (val.is_string()) out[k].push_back(val.get<std::string>());
-    } else {
-      return fail(Errc::InvalidArgument, "invalid filter '{}'", k);
-    }
-  }
-  return out;
-}
-
 class Call {
  public:
-  Call(engine::Engine& e, http::ServerRequest& q, http::ServerResponse& r) : e_(e), q_(q), r_(r) {}
+  explicit Call(Ctx& c) : c_(c), e_(c.e), q_(c.q), r_(c.r), target_(c.target) {}
 
   void run() {
-    auto t = http::parse_target(q_.target());
-    target_ = std::move(t);
-    auto ap = split_version(target_.path);
-    if (!ap) return send_error(r_, ap.error());
-    const std::string& p = ap->path;
+    const std::string& p = c_.path;
     const std::string& m = q_.method();
     if (p == "/_ping" && (m == "GET" || m == "HEAD")) return ping();
     if (p == "/version" && m == "GET") return send_json(r_, 200, version_json(e_.version()));
     if (p == "/info" && m == "GET") return reply(e_.info(), info_json);
+    if (route_containers(c_)) return;
+    if (route_objects(c_)) return;
     if (p == "/images/json" && m == "GET") return images_list();
     if (p == "/images/prune" && m == "POST") return images_prune();
     if (p.starts_with("/images/")) {
@@ -405,20 +344,25 @@ class Call {
     return out;
   }
 
+  Ctx& c_;
   engine::Engine& e_;
   http::ServerRequest& q_;
   http::ServerResponse& r_;
-  http::Target target_;
+  const http::Target& target_;
 };
 
 }  // namespace
 
 void ApiHandler::operator()(http::ServerRequest& req, http::ServerResponse& resp) {
   // Bodies this API version reads are small JSON; refuse anything huge before routing.
-  if (req.content_length() && *req.content_length() > kMaxBody)
+  auto target = http::parse_target(req.target());
+  auto ap = split_version(target.path);
+  if (!ap) return send_error(resp, ap.error());
+  if (req.content_length() && *req.content_length() > kMaxBody && !large_body_route(req.method(), ap->path))
     return send_error(resp, 413, fmt::format("request body exceeds {} bytes", kMaxBody));
   try {
-    Call(engine_, req, resp).run();
+    Ctx ctx{engine_, req, resp, std::move(target), std::move(ap->version), std::move(ap->path)};
+    Call(ctx).run();
   } catch (const std::exception& e) {
     log::error("api: {} {}: {}", req.method(), req.target(), e.what());
     if (!resp.sent()) send_error(resp, 500, e.what());
