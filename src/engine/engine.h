@@ -111,6 +111,13 @@ class Engine {
   // Untagged images only (dangling = true) are removed by docker's default prune; with dangling = false
   // every image is (no containers exist yet to keep one in use). Then content GC.
   virtual Result<PruneReport> image_prune(bool dangling_only) = 0;
+
+  // New operations are virtual with a default body that fails with Unimplemented (in engine.cc), so test fakes
+  // override only what they exercise. Two blocks, one per owner, to keep parallel edits apart.
+
+  // ---- containers and exec (routes: api/server/containers_routes.cc) ----
+
+  // ---- volumes, networks, events, system df, image transfer (routes: api/server/objects_routes.cc) ----
 };
 
 // The real engine on config.data_root (created if missing).
