@@ -48,6 +48,42 @@ int64_t parse_rfc3339(std::string_view s) {
   return t;
 }
 
+
+// ---- container defaults (Unimplemented unless an engine overrides them) ----
+namespace {
+tl::unexpected<Error> unimpl(std::string_view what) { return fail(Errc::Unimplemented, "{} is not implemented", what); }
+}  // namespace
+
+Result<ContainerCreateResult> Engine::container_create(const std::string&, const std::string&) { return unimpl("container create"); }
+Result<ContainerRef> Engine::container_resolve(const std::string&) { return unimpl("containers"); }
+Result<bool> Engine::container_start(const std::string&) { return unimpl("container start"); }
+Result<bool> Engine::container_stop(const std::string&, std::optional<int>, const std::string&) { return unimpl("container stop"); }
+Status Engine::container_restart(const std::string&, std::optional<int>, const std::string&) { return unimpl("container restart"); }
+Status Engine::container_kill(const std::string&, const std::string&) { return unimpl("container kill"); }
+Status Engine::container_pause(const std::string&) { return unimpl("container pause"); }
+Status Engine::container_unpause(const std::string&) { return unimpl("container unpause"); }
+Result<std::unique_ptr<ContainerWaiter>> Engine::container_wait(const std::string&, WaitCondition) { return unimpl("container wait"); }
+Result<std::unique_ptr<AttachSession>> Engine::container_attach(const std::string&, const AttachOptions&) { return unimpl("container attach"); }
+Status Engine::container_resize(const std::string&, int, int) { return unimpl("container resize"); }
+Status Engine::container_logs(const std::string&, const LogsOptions&, int, const ByteSink&) { return unimpl("container logs"); }
+Result<std::string> Engine::container_inspect(const std::string&, bool) { return unimpl("container inspect"); }
+Result<std::string> Engine::container_list(const ListOptions&) { return unimpl("container list"); }
+Result<std::string> Engine::container_top(const std::string&, const std::string&) { return unimpl("container top"); }
+Status Engine::container_stats(const std::string&, bool, const ByteSink&) { return unimpl("container stats"); }
+Status Engine::container_rename(const std::string&, const std::string&) { return unimpl("container rename"); }
+Result<std::vector<std::string>> Engine::container_update(const std::string&, const std::string&) { return unimpl("container update"); }
+Result<ContainerPruneReport> Engine::container_prune(const std::map<std::string, std::vector<std::string>>&) { return unimpl("container prune"); }
+Status Engine::container_remove(const std::string&, bool, bool) { return unimpl("container remove"); }
+Result<std::string> Engine::container_changes(const std::string&) { return unimpl("container changes"); }
+Status Engine::container_export(const std::string&, const ByteSink&) { return unimpl("container export"); }
+Result<PathStat> Engine::container_archive_stat(const std::string&, const std::string&) { return unimpl("container archive"); }
+Status Engine::container_archive_get(const std::string&, const std::string&, const ByteSink&) { return unimpl("container archive"); }
+Status Engine::container_archive_put(const std::string&, const std::string&, bool, const ByteSource&) { return unimpl("container archive"); }
+Result<std::string> Engine::exec_create(const std::string&, const std::string&) { return unimpl("exec"); }
+Result<ExecStream> Engine::exec_start(const std::string&, bool) { return unimpl("exec"); }
+Result<std::string> Engine::exec_inspect(const std::string&) { return unimpl("exec"); }
+Status Engine::exec_resize(const std::string&, int, int) { return unimpl("exec"); }
+
 namespace {
 
 std::string read_small(const std::string& path) {

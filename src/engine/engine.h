@@ -8,6 +8,7 @@
 // name@digest, a full image ID ("sha256:<hex>") or a unique prefix of its hex.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace berth::engine {
 
@@ -94,6 +96,91 @@ struct PruneReport {
   uint64_t space_reclaimed = 0;
 };
 
+
+// ---- container and exec domain types (owner: containers) ----
+
+struct ContainerCreateResult {
+  std::string id;  // 64 hex
+  std::vector<std::string> warnings;
+};
+
+// What the API routes need to know about a container before they stream (404 before headers).
+struct ContainerRef {
+  std::string id;
+  std::string name;  // with the leading "/"
+  bool tty = false;
+  bool open_stdin = false;
+  std::string status;  // created | running | paused | restarting | removing | exited | dead
+};
+
+enum class WaitCondition { NotRunning, NextExit, Removed };
+struct WaitResult {
+  int64_t status_code = 0;
+  std::string error;  // "" = null; otherwise the body's Error.Message
+};
+
+// A registered wait: the condition is evaluated from the moment container_wait returned (so the API can flush
+// its headers, then the client starts the container, and the exit is still seen).
+class ContainerWaiter {
+ public:
+  virtual ~ContainerWaiter() = default;
+  // Blocks until the condition holds; status_code -1 with an error when it cannot hold any more.
+  virtual WaitResult get() = 0;
+};
+
+struct AttachOptions {
+  bool stdin = false;
+  bool stdout = true;
+  bool stderr = true;
+};
+
+// A pending attach. connect() blocks until the container runs (an attach made before start is connected
+// before the process starts, so it misses nothing) and returns the monitor's stream: output bytes (stdcopy
+// frames unless tty), input bytes go to stdin, shutdown(SHUT_WR) = stdin EOF. Fails (Canceled) when the
+// start that was awaited failed or the container went away.
+class AttachSession {
+ public:
+  virtual ~AttachSession() = default;
+  virtual bool tty() const = 0;
+  virtual Result<UniqueFd> connect() = 0;
+};
+
+struct ExecStream {
+  UniqueFd fd;  // as AttachSession::connect's stream; empty for a detached start
+  bool tty = false;
+};
+
+struct LogsOptions {
+  bool stdout_stream = false, stderr_stream = false;
+  bool follow = false, timestamps = false;
+  std::string since, until;  // API spelling: unix seconds[.nanos] ("" = unset)
+  std::string tail = "all";  // "all" or N
+};
+
+struct ListOptions {
+  bool all = false;
+  int limit = -1;
+  bool size = false;
+  std::map<std::string, std::vector<std::string>> filters;
+};
+
+struct ContainerPruneReport {
+  std::vector<std::string> deleted;
+  uint64_t space_reclaimed = 0;
+};
+
+// docker cp's stat of a path (X-Docker-Container-Path-Stat, base64 of this as JSON).
+struct PathStat {
+  std::string name;
+  int64_t size = 0;
+  uint32_t mode = 0;  // Go os.FileMode bits (dir = 1<<31, symlink = 1<<27)
+  std::string mtime;  // RFC 3339
+  std::string link_target;
+};
+
+using ByteSink = std::function<bool(std::string_view)>;          // false = stop (client gone)
+using ByteSource = std::function<Result<size_t>(char*, size_t)>;  // 0 = end
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -116,6 +203,57 @@ class Engine {
   // override only what they exercise. Two blocks, one per owner, to keep parallel edits apart.
 
   // ---- containers and exec (routes: api/server/containers_routes.cc) ----
+  // Errors (every op taking `ref`: a name, "/name", full ID or unique ID prefix): NotFound "No such container:
+  // <ref>"; Conflict for state conflicts (409); InvalidArgument (400) for bad input.
+
+  // `body`: the create request JSON (Config + HostConfig + NetworkingConfig); `name` "" = generated.
+  virtual Result<ContainerCreateResult> container_create(const std::string& name, const std::string& body);
+  virtual Result<ContainerRef> container_resolve(const std::string& ref);
+  // false = already running (304). Start errors carry the runtime's text (400 when the process cannot be
+  // started: "executable file not found", "permission denied", ...).
+  virtual Result<bool> container_start(const std::string& ref);
+  // timeout nullopt = the container's StopTimeout or 10 s; then SIGKILL. false = not running (304).
+  virtual Result<bool> container_stop(const std::string& ref, std::optional<int> timeout_s, const std::string& signal);
+  virtual Status container_restart(const std::string& ref, std::optional<int> timeout_s, const std::string& signal);
+  // signal "" = SIGKILL; names with or without SIG, or numbers. Conflict when not running.
+  virtual Status container_kill(const std::string& ref, const std::string& signal);
+  virtual Status container_pause(const std::string& ref);
+  virtual Status container_unpause(const std::string& ref);
+  virtual Result<std::unique_ptr<ContainerWaiter>> container_wait(const std::string& ref, WaitCondition c);
+  virtual Result<std::unique_ptr<AttachSession>> container_attach(const std::string& ref, const AttachOptions& o);
+  virtual Status container_resize(const std::string& ref, int height, int width);
+  // Streams the json-file log (framed unless tty) to sink; with follow, until the container stops, the sink
+  // refuses, or cancel_fd (the client connection) hangs up.
+  virtual Status container_logs(const std::string& ref, const LogsOptions& o, int cancel_fd, const ByteSink& sink);
+  // docker's inspect JSON (State, Config, HostConfig, Mounts, NetworkSettings, ...).
+  virtual Result<std::string> container_inspect(const std::string& ref, bool size);
+  // docker's list JSON (array); filters: status, name, id, label, ancestor, exited, before, since, health,
+  // volume, network, is-task. InvalidArgument for an unknown filter.
+  virtual Result<std::string> container_list(const ListOptions& o);
+  virtual Result<std::string> container_top(const std::string& ref, const std::string& ps_args);
+  // One stats JSON per second while stream, else one.
+  virtual Status container_stats(const std::string& ref, bool stream, const ByteSink& sink);
+  virtual Status container_rename(const std::string& ref, const std::string& new_name);
+  // body: the update request JSON (resources, RestartPolicy); returns warnings.
+  virtual Result<std::vector<std::string>> container_update(const std::string& ref, const std::string& body);
+  virtual Result<ContainerPruneReport> container_prune(const std::map<std::string, std::vector<std::string>>& filters);
+  // Conflict for a running container without force; remove_volumes removes its anonymous volumes.
+  virtual Status container_remove(const std::string& ref, bool force, bool remove_volumes);
+  virtual Result<std::string> container_changes(const std::string& ref);  // JSON array [{Path,Kind}]
+  virtual Status container_export(const std::string& ref, const ByteSink& sink);  // tar of the rootfs
+  // docker cp. Paths are resolved inside the container's root (never escaping it).
+  virtual Result<PathStat> container_archive_stat(const std::string& ref, const std::string& path);
+  virtual Status container_archive_get(const std::string& ref, const std::string& path, const ByteSink& sink);
+  virtual Status container_archive_put(const std::string& ref, const std::string& path, bool no_overwrite_dir_non_dir,
+                                       const ByteSource& tar);
+
+  // body: the exec create JSON. Conflict when the container is not running. Returns the exec ID.
+  virtual Result<std::string> exec_create(const std::string& ref, const std::string& body);
+  // Starts it: with detach the stream is empty and the exec runs on its own. NotFound for an unknown ID,
+  // Conflict when already started or the container is not running.
+  virtual Result<ExecStream> exec_start(const std::string& exec_id, bool detach);
+  virtual Result<std::string> exec_inspect(const std::string& exec_id);  // docker's JSON
+  virtual Status exec_resize(const std::string& exec_id, int height, int width);
 
   // ---- volumes, networks, events, system df, image transfer (routes: api/server/objects_routes.cc) ----
 };
