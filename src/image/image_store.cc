@@ -4,9 +4,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "base/file.h"
 #include "base/unique_fd.h"
@@ -161,6 +165,11 @@ Result<ImageStore::PruneResult> ImageStore::prune() {
 
 Result<std::string> ImageStore::unpack(const std::string& name, const oci::Platform& platform) {
   auto r = BERTH_TRY(resolve(name, platform));
+  return unpack_resolved(name, r, {});
+}
+
+Result<std::string> ImageStore::unpack_resolved(const std::string& name, const ResolvedImage& r,
+                                                const ProgressSink& progress) {
   auto chains = chain_ids(r.config.diff_ids);
   std::string parent;
   for (size_t i = 0; i < chains.size(); i++) {
@@ -185,7 +194,36 @@ Result<std::string> ImageStore::unpack(const std::string& name, const oci::Platf
       UniqueFd fd(::open(content_->blob_path(layer.digest).c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd) return fail_errno("open layer {}", layer.digest.str());
       o.sync = true;  // the committed snapshot must survive a crash as well as its record does
-      BERTH_TRY(unpack::apply_layer_fd(fd.get(), dfd.get(), o));
+      if (!progress) {
+        BERTH_TRY(unpack::apply_layer_fd(fd.get(), dfd.get(), o));
+        return ok();
+      }
+      // Extracting progress = the layer file's read offset, sampled while the unpacker reads it.
+      std::string id(layer.digest.hex().substr(0, 12));
+      auto report = [&](int64_t cur) {
+        progress({.state = ProgressState::Extracting, .id = id, .status = "Extracting", .has_progress = true,
+                  .current = std::min(cur, layer.size), .total = layer.size});
+      };
+      report(0);
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      std::thread poll([&] {
+        std::unique_lock lk(mu);
+        while (!cv.wait_for(lk, std::chrono::milliseconds(150), [&] { return done; })) {
+          off_t pos = ::lseek(fd.get(), 0, SEEK_CUR);
+          if (pos > 0) report(pos);
+        }
+      });
+      auto res = unpack::apply_layer_fd(fd.get(), dfd.get(), o);
+      {
+        std::lock_guard lk(mu);
+        done = true;
+      }
+      cv.notify_all();
+      poll.join();
+      BERTH_TRY(std::move(res));
+      report(layer.size);
       return ok();
     };
     auto st = apply();
@@ -195,6 +233,9 @@ Result<std::string> ImageStore::unpack(const std::string& name, const oci::Platf
     }
     auto c = snaps_->commit(chain, key);
     if (!c && c.error().code() != Errc::AlreadyExists) return fail(std::move(c).error());
+    if (progress)
+      progress({.state = ProgressState::PullComplete, .id = std::string(layer.digest.hex().substr(0, 12)),
+                .status = "Pull complete"});
     parent = chain;
   }
   return parent;

@@ -12,6 +12,7 @@
 // Writes that introduce blobs hold a lease until the image record points at them, so a concurrent prune never
 // collects a half-imported image. Thread-safety: one ImageStore per process; methods are not reentrant.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "image/content/local/local_store.h"
 #include "image/metadata/gc.h"
 #include "image/metadata/sqlite_metadata.h"
+#include "image/progress.h"
+#include "image/registry/auth.h"
 #include "image/snapshot/snapshotter.h"
 #include "oci/image_spec.h"
 
@@ -43,6 +46,54 @@ Result<std::string> normalize_name(std::string_view name);
 
 // chain IDs per the image-spec: chain[0] = diff_ids[0], chain[n] = sha256(chain[n-1] + " " + diff_ids[n]).
 std::vector<oci::Digest> chain_ids(const std::vector<oci::Digest>& diff_ids);
+
+// How to reach registries: credentials, TLS exceptions, concurrency.
+struct RegistryAccess {
+  // Explicit credentials by registry host[:port] (registry::normalize_registry_key), e.g. from the engine's
+  // X-Registry-Auth header; they win over docker_config.
+  std::map<std::string, registry::Credentials> credentials;
+  std::string docker_config;  // a docker config.json whose `auths` are used ("" = none); see default_docker_config
+  std::vector<std::string> insecure_registries;  // host[:port]: plain HTTP or unverified TLS allowed
+  std::string ca_file;                           // extra trusted CA (PEM)
+  int max_concurrent = 3;                        // parallel blob downloads / uploads
+};
+// $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json, else "" (what `berth login` writes).
+std::string default_docker_config();
+
+struct PullOptions {
+  oci::Platform platform = oci::Platform::host();
+  RegistryAccess access;
+  ProgressSink progress;  // called from worker threads, never concurrently
+  bool unpack = true;     // extract the layers into the snapshotter after the download
+};
+
+struct PullResult {
+  std::string name;          // normalised ("127.0.0.1:5000/team/app:v1")
+  oci::Digest repo_digest;   // what the tag named on the registry (an index or a manifest)
+  oci::Descriptor target;    // the image manifest stored under name (the platform's, when the tag is an index)
+  std::string chain_id;      // top layer's chain ID when unpacked
+  int layers_downloaded = 0;
+  int layers_present = 0;
+  int64_t bytes_downloaded = 0;
+  bool up_to_date = false;   // name already pointed at this manifest
+};
+
+struct PushOptions {
+  RegistryAccess access;
+  ProgressSink progress;
+  int64_t chunk_size = 0;               // 0: monolithic uploads; else PATCH chunks of this size
+  // Repositories on the destination registry to mount blobs from. Empty: the other local images on that
+  // registry that share a layer with this one.
+  std::vector<std::string> mount_from;
+};
+
+struct PushResult {
+  std::string name;
+  oci::Descriptor target;  // what was pushed (manifest or index)
+  int blobs_uploaded = 0;
+  int blobs_existing = 0;
+  int blobs_mounted = 0;
+};
 
 class ImageStore {
  public:
@@ -71,6 +122,13 @@ class ImageStore {
   // Each layer's diff_id is verified against the config while unpacking.
   Result<std::string> unpack(const std::string& name, const oci::Platform& platform = oci::Platform::host());
 
+  // Pulls `ref` from its registry: the manifest (an index picks opts.platform), then only the config and layers
+  // missing from the content store (parallel, resumable, digest-verified while streaming), all under a lease
+  // until the image record points at them; then unpacks. Docker Hub names fail (not reachable here).
+  Result<PullResult> pull(const std::string& ref, const PullOptions& opts = {});
+  // Pushes the local image `ref` to the registry its name says (blobs HEADed first, mounted when possible).
+  Result<PushResult> push(const std::string& ref, const PushOptions& opts = {});
+
   // Stores an image whose blobs are already in the content store under `name` (manifest or index desc).
   Status put_image(const std::string& name, const oci::Descriptor& target);
 
@@ -91,6 +149,7 @@ class ImageStore {
 
  private:
   ImageStore() = default;
+  Result<std::string> unpack_resolved(const std::string& name, const ResolvedImage& r, const ProgressSink& progress);
   Result<oci::Descriptor> write_json_blob(const std::string& json, std::string_view media_type, const std::string& lease);
   std::string root_;
   std::unique_ptr<content::LocalStore> content_;

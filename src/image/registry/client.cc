@@ -124,8 +124,10 @@ struct RegistryClient::Impl {
 
   http::Client& client_for(const Endpoint& e) { return e.insecure ? *http_noverify : *http; }
 
-  void emit(const ProgressFn& fn, ProgressEvent ev) {
+  void emit(const ProgressFn& fn, const Digest& d, ProgressState st, int64_t current, int64_t total,
+            std::string detail = {}) {
     if (!fn) return;
+    ProgressEvent ev{short_id(d), st, current, total, d, std::move(detail)};
     std::lock_guard lk(progress_mu);
     fn(ev);
   }
@@ -307,7 +309,6 @@ struct RegistryClient::Impl {
   // Downloads one blob into the store, resuming a previous partial ingest with Range.
   Result<int64_t> download_blob(const Reference& ref, BlobStore& store, const oci::Descriptor& d,
                                 const ProgressFn& progress, std::atomic<bool>& cancel) {
-    std::string id = short_id(d.digest);
     int64_t fetched = 0;
     std::optional<Error> last;
     for (int attempt = 0; attempt < kDownloadAttempts; ++attempt) {
@@ -329,7 +330,7 @@ struct RegistryClient::Impl {
           fetched += static_cast<int64_t>(chunk.size());
           if (w->offset() - last_report >= (512 << 10) || w->offset() == d.size) {
             last_report = w->offset();
-            emit(progress, {id, ProgressState::Downloading, w->offset(), d.size});
+            emit(progress, d.digest, ProgressState::Downloading, w->offset(), d.size);
           }
           return ok();
         };
@@ -356,13 +357,13 @@ struct RegistryClient::Impl {
         }
         if (r->status != 200 && r->status != 206) return fail(response_error(*r, fmt::format("blob {}", d.digest)));
       }
-      emit(progress, {id, ProgressState::Verifying, w->offset(), d.size});
+      emit(progress, d.digest, ProgressState::Verifying, w->offset(), d.size);
       auto c = w->commit(d.size, d.digest);
       if (!c && c.error().code() != Errc::AlreadyExists) {
         (void)w->abort();
         return fail(std::move(c).error().wrap(fmt::format("blob {}", d.digest)));
       }
-      emit(progress, {id, ProgressState::DownloadComplete, d.size, d.size});
+      emit(progress, d.digest, ProgressState::DownloadComplete, d.size, d.size);
       return fetched;
     }
     return fail(last ? std::move(*last).wrap(fmt::format("blob {}", d.digest))
@@ -381,14 +382,13 @@ struct RegistryClient::Impl {
   // Uploads one blob; returns the state reached (Pushed, AlreadyExists, Mounted).
   Result<ProgressState> push_blob(const Reference& ref, BlobStore& store, const oci::Descriptor& d,
                                   const PushOptions& po) {
-    std::string id = short_id(d.digest);
     std::string pushpull = "repository:" + ref.repository + ":pull,push";
     http::ClientRequest head;
     head.method = "HEAD";
     head.url = BERTH_TRY(url(ref.registry, fmt::format("/v2/{}/blobs/{}", ref.repository, d.digest.str())));
     auto hr = BERTH_TRY(send(ref.registry, {pushpull}, head));
     if (hr.status == 200) {
-      emit(po.progress, {id, ProgressState::AlreadyExists, d.size, d.size});
+      emit(po.progress, d.digest, ProgressState::AlreadyExists, d.size, d.size);
       return ProgressState::AlreadyExists;
     }
     if (hr.status != 404) return fail(response_error(hr, fmt::format("HEAD blob {}", d.digest)));
@@ -403,7 +403,7 @@ struct RegistryClient::Impl {
                                                         http::percent_encode(from))));
       auto mr = BERTH_TRY(send(ref.registry, {pushpull, "repository:" + from + ":pull"}, mreq));
       if (mr.status == 201) {
-        emit(po.progress, {id, ProgressState::Mounted, d.size, d.size});
+        emit(po.progress, d.digest, ProgressState::Mounted, d.size, d.size, from);
         return ProgressState::Mounted;
       }
       if (mr.status == 202) {
@@ -422,7 +422,7 @@ struct RegistryClient::Impl {
 
     auto reader = BERTH_TRY(store.reader(d.digest));
     int64_t total = reader->size();
-    emit(po.progress, {id, ProgressState::Pushing, 0, total});
+    emit(po.progress, d.digest, ProgressState::Pushing, 0, total);
     int64_t last_report = 0;
     auto body_from = [&](int64_t start, int64_t len) {
       auto pos = std::make_shared<int64_t>(start);
@@ -435,7 +435,7 @@ struct RegistryClient::Impl {
         *pos += static_cast<int64_t>(got);
         if (*pos - last_report >= (512 << 10) || *pos == total) {
           last_report = *pos;
-          emit(po.progress, {id, ProgressState::Pushing, *pos, total});
+          emit(po.progress, d.digest, ProgressState::Pushing, *pos, total);
         }
         return got;
       };
@@ -469,7 +469,7 @@ struct RegistryClient::Impl {
     }
     auto r = BERTH_TRY(send(ref.registry, {pushpull}, put));
     if (r.status != 201) return fail(response_error(r, fmt::format("finish upload of {}", d.digest)));
-    emit(po.progress, {id, ProgressState::Pushed, total, total});
+    emit(po.progress, d.digest, ProgressState::Pushed, total, total);
     return ProgressState::Pushed;
   }
 
@@ -491,10 +491,17 @@ struct RegistryClient::Impl {
                     PushResult& res) {
     std::vector<oci::Descriptor> blobs = m.layers;
     blobs.push_back(m.config);
+    PushOptions cpo = po;
+    if (po.progress)
+      cpo.progress = [&, cfg = m.config.digest](const ProgressEvent& e) {
+        ProgressEvent c = e;
+        c.config = e.digest == cfg;
+        po.progress(c);
+      };
     std::mutex rmu;
     std::atomic<bool> cancel{false};
     return run_bounded(blobs.size(), opts.max_concurrent_uploads, [&](size_t i) -> Status {
-      auto st = BERTH_TRY(push_blob(ref, store, blobs[i], po));
+      auto st = BERTH_TRY(push_blob(ref, store, blobs[i], cpo));
       std::lock_guard lk(rmu);
       if (st == ProgressState::Pushed) ++res.blobs_uploaded;
       if (st == ProgressState::AlreadyExists) ++res.blobs_existing;
@@ -578,6 +585,13 @@ Result<PullResult> RegistryClient::pull(const Reference& ref, BlobStore& store, 
   res.manifest_digest = image.digest;
   res.manifest_media_type = image.media_type;
 
+  ProgressFn progress;
+  if (po.progress)
+    progress = [&, cfg = res.manifest.config.digest](const ProgressEvent& e) {
+      ProgressEvent c = e;
+      c.config = e.digest == cfg;
+      po.progress(c);
+    };
   std::vector<oci::Descriptor> want;
   want.push_back(res.manifest.config);
   for (const auto& l : res.manifest.layers) want.push_back(l);
@@ -585,16 +599,16 @@ Result<PullResult> RegistryClient::pull(const Reference& ref, BlobStore& store, 
   for (const auto& d : want) {
     if (auto info = store.info(d.digest); info && info->size == d.size) {
       ++res.blobs_present;
-      if (&d != &want.front()) im.emit(po.progress, {short_id(d.digest), ProgressState::AlreadyExists, d.size, d.size});
+      im.emit(progress, d.digest, ProgressState::AlreadyExists, d.size, d.size);
       continue;
     }
     missing.push_back(d);
   }
-  for (const auto& d : missing) im.emit(po.progress, {short_id(d.digest), ProgressState::Waiting, 0, d.size});
+  for (const auto& d : missing) im.emit(progress, d.digest, ProgressState::Waiting, 0, d.size);
   std::atomic<bool> cancel{false};
   std::mutex rmu;
   auto fetch_one = [&](size_t i) -> Status {
-    auto n = BERTH_TRY(im.download_blob(ref, store, missing[i], po.progress, cancel));
+    auto n = BERTH_TRY(im.download_blob(ref, store, missing[i], progress, cancel));
     std::lock_guard lk(rmu);
     ++res.blobs_downloaded;
     res.bytes_downloaded += n;

@@ -44,10 +44,13 @@ enum class ProgressState { Waiting, Downloading, Verifying, DownloadComplete, Al
 std::string_view progress_state_name(ProgressState s);
 
 struct ProgressEvent {
-  std::string id;
+  std::string id;  // first 12 hex digits of digest
   ProgressState state = ProgressState::Waiting;
   int64_t current = 0;
   int64_t total = 0;
+  Digest digest;       // the blob (a layer or the config)
+  std::string detail;  // Mounted: the repository the blob was mounted from
+  bool config = false;  // the blob is the image's config (not a layer)
 };
 using ProgressFn = std::function<void(const ProgressEvent&)>;
 

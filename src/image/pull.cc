@@ -1,0 +1,261 @@
+// ImageStore::pull and ImageStore::push: the registry client over the content store, with leases, image
+// records, unpacking and docker-shaped progress.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "image/image_store.h"
+#include "image/registry/client.h"
+#include "image/registry/content_adapter.h"
+
+namespace berth::image {
+
+namespace {
+
+namespace ir = registry;
+
+std::string short_hex(const oci::Digest& d) { return std::string(d.hex().substr(0, 12)); }
+
+// docker's familiar name: "docker.io/library/busybox:latest" -> "busybox:latest".
+std::string familiar(const ir::Reference& r) {
+  std::string s = r.str();
+  for (std::string_view p : {"docker.io/library/", "docker.io/"})
+    if (s.rfind(p, 0) == 0) return s.substr(p.size());
+  return s;
+}
+
+// A BlobStore view that attaches every blob it touches to a lease before the blob can become visible to a
+// concurrent GC: present blobs when stat'ed, new ones before their commit (and the ingest ref while written).
+class LeasedStore final : public ir::BlobStore {
+ public:
+  LeasedStore(ir::BlobStore& inner, metadata::Metadata& md, std::string lease)
+      : in_(inner), md_(md), lease_(std::move(lease)) {}
+
+  Result<ir::BlobInfo> info(const oci::Digest& d) override {
+    BERTH_TRY(hold(d));
+    return in_.info(d);
+  }
+  Result<std::unique_ptr<ir::BlobReader>> reader(const oci::Digest& d) override { return in_.reader(d); }
+  Result<std::unique_ptr<ir::BlobWriter>> writer(const std::string& ref) override {
+    BERTH_TRY(md_.add_lease_resource(lease_, {metadata::ResourceKind::Ingest, ref}));
+    auto w = BERTH_TRY(in_.writer(ref));
+    return std::unique_ptr<ir::BlobWriter>(new Writer(std::move(w), *this));
+  }
+  Status abort_ingest(const std::string& ref) override { return in_.abort_ingest(ref); }
+  Status remove(const oci::Digest& d) override { return in_.remove(d); }
+  Status walk(const std::function<Status(const ir::BlobInfo&)>& fn) override { return in_.walk(fn); }
+
+ private:
+  Status hold(const oci::Digest& d) {
+    {
+      std::lock_guard lk(mu_);
+      if (held_.count(d.str())) return ok();
+    }
+    BERTH_TRY(md_.add_lease_resource(lease_, {metadata::ResourceKind::Content, d.str()}));
+    std::lock_guard lk(mu_);
+    held_.insert(d.str());
+    return ok();
+  }
+
+  class Writer final : public ir::BlobWriter {
+   public:
+    Writer(std::unique_ptr<ir::BlobWriter> w, LeasedStore& s) : w_(std::move(w)), s_(s) {}
+    int64_t offset() const override { return w_->offset(); }
+    Status write(std::string_view data) override { return w_->write(data); }
+    Status truncate() override { return w_->truncate(); }
+    oci::Digest digest() const override { return w_->digest(); }
+    Result<oci::Digest> commit(int64_t size, const oci::Digest& expected) override {
+      BERTH_TRY(s_.hold(expected ? expected : w_->digest()));
+      return w_->commit(size, expected);
+    }
+    Status abort() override { return w_->abort(); }
+
+   private:
+    std::unique_ptr<ir::BlobWriter> w_;
+    LeasedStore& s_;
+  };
+
+  ir::BlobStore& in_;
+  metadata::Metadata& md_;
+  std::string lease_;
+  std::mutex mu_;
+  std::set<std::string> held_;
+};
+
+Result<ir::ClientOptions> client_options(const RegistryAccess& a) {
+  ir::ClientOptions co;
+  if (!a.docker_config.empty()) co.credentials = BERTH_TRY(ir::load_docker_config(a.docker_config));
+  for (const auto& [k, c] : a.credentials) co.credentials[ir::normalize_registry_key(k)] = c;
+  co.insecure_registries = a.insecure_registries;
+  co.ca_file = a.ca_file;
+  co.max_concurrent_downloads = co.max_concurrent_uploads = std::max(1, a.max_concurrent);
+  return co;
+}
+
+struct LeaseGuard {
+  metadata::Metadata& md;
+  std::string id;
+  ~LeaseGuard() { (void)md.delete_lease(id); }
+};
+
+std::string lease_id(std::string_view what) {
+  return fmt::format("{}-{}-{:x}", what, ::getpid(), std::random_device{}());
+}
+
+}  // namespace
+
+std::string default_docker_config() {
+  if (const char* dc = std::getenv("DOCKER_CONFIG"); dc && *dc) return std::string(dc) + "/config.json";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.docker/config.json";
+  return "";
+}
+
+Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& opts) {
+  auto ref = BERTH_TRY_CTX(ir::parse_reference(name), "image name `{}`", name);
+  PullResult out;
+  out.name = ref.str();
+  const ProgressSink& sink = opts.progress;
+  auto message = [&](std::string status, std::string id = {}) {
+    if (sink) sink({.state = ProgressState::Message, .id = std::move(id), .status = std::move(status)});
+  };
+  message(fmt::format("Pulling from {}", ref.repository), ref.reference());
+
+  ir::RegistryClient client(BERTH_TRY(client_options(opts.access)));
+  std::string lease = lease_id("pull");
+  BERTH_TRY(meta_->create_lease(lease, int64_t{24} * 3600 * 1000000000, {{"ref", out.name}}));
+  LeaseGuard guard{*meta_, lease};
+  auto adapter = ir::adapt_content_store(*content_);
+  LeasedStore store(*adapter, *meta_, lease);
+
+  // Registry events -> docker's per-layer lines. The config blob is not a layer: docker shows nothing for it.
+  ir::PullOptions po;
+  po.platform = opts.platform;
+  po.progress = [&](const ir::ProgressEvent& e) {
+    if (e.config) return;
+    if (e.state == ir::ProgressState::DownloadComplete) ++out.layers_downloaded;
+    if (e.state == ir::ProgressState::AlreadyExists) ++out.layers_present;
+    if (!sink) return;
+    ProgressEvent ev{.id = e.id, .current = e.current, .total = e.total};
+    switch (e.state) {
+      case ir::ProgressState::Waiting:
+        sink({.state = ProgressState::PullingFsLayer, .id = e.id, .status = "Pulling fs layer"});
+        ev.state = ProgressState::Waiting;
+        break;
+      case ir::ProgressState::Downloading:
+        ev.state = ProgressState::Downloading;
+        ev.has_progress = true;
+        break;
+      case ir::ProgressState::Verifying: ev.state = ProgressState::Verifying; break;
+      case ir::ProgressState::DownloadComplete: ev.state = ProgressState::DownloadComplete; break;
+      case ir::ProgressState::AlreadyExists: ev.state = ProgressState::AlreadyExists; break;
+      default: return;
+    }
+    ev.status = std::string(progress_status(ev.state));
+    sink(ev);
+  };
+  auto res = BERTH_TRY_CTX(client.pull(ref, store, po), "pull {}", out.name);
+  out.repo_digest = res.resolved_digest;
+  out.bytes_downloaded = res.bytes_downloaded;
+  auto minfo = BERTH_TRY(content_->info(res.manifest_digest));
+  out.target = oci::Descriptor{.media_type = res.manifest_media_type, .digest = res.manifest_digest, .size = minfo.size};
+  auto old = meta_->get_image(out.name);
+  out.up_to_date = old && old->target.digest == out.target.digest;
+
+  metadata::ImageRecord rec;
+  rec.name = out.name;
+  rec.target = out.target;
+  if (old) rec.labels = old->labels;
+  rec.labels["berth.repo-digest"] = out.repo_digest.str();
+  BERTH_TRY(meta_->put_image(rec));
+
+  if (opts.unpack) {
+    auto r = BERTH_TRY(resolve(out.name, opts.platform));
+    out.chain_id = BERTH_TRY(unpack_resolved(out.name, r, sink));
+  }
+  message(fmt::format("Digest: {}", out.repo_digest.str()));
+  message(fmt::format("Status: {} for {}", out.up_to_date ? "Image is up to date" : "Downloaded newer image",
+                      familiar(ref)));
+  return out;
+}
+
+Result<PushResult> ImageStore::push(const std::string& name, const PushOptions& opts) {
+  auto ref = BERTH_TRY_CTX(ir::parse_reference(name), "image name `{}`", name);
+  PushResult out;
+  out.name = ref.str();
+  auto rec = BERTH_TRY(meta_->get_image(out.name));
+  out.target = rec.target;
+  const ProgressSink& sink = opts.progress;
+  if (sink) sink({.state = ProgressState::Message, .status = fmt::format("The push refers to repository [{}]", ref.name())});
+
+  // docker names pushed layers by diff_id; blobs of other platforms (an index) keep their blob digest.
+  std::map<std::string, std::string> layer_id;  // blob digest -> id shown
+  std::set<std::string> layer_digests;
+  auto resolved = resolve(out.name);
+  if (resolved) {
+    for (size_t i = 0; i < resolved->manifest.layers.size(); ++i) {
+      const auto& l = resolved->manifest.layers[i];
+      layer_id[l.digest.str()] = short_hex(resolved->config.diff_ids[i]);
+      layer_digests.insert(l.digest.str());
+    }
+    if (sink)
+      for (auto it = resolved->manifest.layers.rbegin(); it != resolved->manifest.layers.rend(); ++it)
+        sink({.state = ProgressState::Preparing, .id = layer_id[it->digest.str()], .status = "Preparing"});
+  }
+
+  ir::PushOptions po;
+  po.chunk_size = opts.chunk_size;
+  po.mount_from = opts.mount_from;
+  if (po.mount_from.empty() && resolved) {
+    // Other local images on the same registry that share a layer: the registry may have them already.
+    for (auto& other : BERTH_TRY(meta_->list_images())) {
+      auto oref = ir::parse_reference(other.name);
+      if (!oref || oref->registry != ref.registry || oref->repository == ref.repository) continue;
+      auto o = resolve(other.name);
+      if (!o) continue;
+      bool shares = false;
+      for (auto& l : o->manifest.layers) shares = shares || layer_digests.count(l.digest.str());
+      if (shares && std::find(po.mount_from.begin(), po.mount_from.end(), oref->repository) == po.mount_from.end())
+        po.mount_from.push_back(oref->repository);
+      if (po.mount_from.size() >= 3) break;
+    }
+  }
+  if (sink) {
+    po.progress = [&](const ir::ProgressEvent& e) {
+      if (e.config) return;  // docker shows layers only
+      auto it = layer_id.find(e.digest.str());
+      ProgressEvent ev{.id = it == layer_id.end() ? e.id : it->second, .current = e.current, .total = e.total};
+      switch (e.state) {
+        case ir::ProgressState::Pushing:
+          ev.state = ProgressState::Pushing;
+          ev.has_progress = true;
+          break;
+        case ir::ProgressState::Pushed: ev.state = ProgressState::Pushed; break;
+        case ir::ProgressState::AlreadyExists: ev.state = ProgressState::LayerAlreadyExists; break;
+        case ir::ProgressState::Mounted: ev.state = ProgressState::MountedFrom; break;
+        default: return;
+      }
+      ev.status = ev.state == ProgressState::MountedFrom ? "Mounted from " + e.detail
+                                                         : std::string(progress_status(ev.state));
+      sink(ev);
+    };
+  }
+  ir::RegistryClient client(BERTH_TRY(client_options(opts.access)));
+  auto adapter = ir::adapt_content_store(*content_);
+  auto res = BERTH_TRY_CTX(client.push(ref, *adapter, rec.target.digest, po), "push {}", out.name);
+  out.blobs_uploaded = res.blobs_uploaded;
+  out.blobs_existing = res.blobs_existing;
+  out.blobs_mounted = res.blobs_mounted;
+  if (sink) {
+    std::string tag = ref.tag.empty() ? ref.digest.str() : ref.tag;
+    sink({.state = ProgressState::PushResult,
+          .status = fmt::format("{}: digest: {} size: {}", tag, rec.target.digest.str(), rec.target.size),
+          .aux = PushAux{tag, rec.target.digest.str(), rec.target.size}});
+  }
+  return out;
+}
+
+}  // namespace berth::image
