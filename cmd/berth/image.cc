@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <map>
 
 #include "base/file.h"
 #include "base/unique_fd.h"
@@ -53,6 +56,45 @@ int unpack_layer(const std::string& layer, const std::string& dir, bool apply, b
   std::printf("%s\n", r->diff_id.str().c_str());
   return 0;
 }
+
+// Draws pull/push progress like the docker CLI: on a terminal one line per layer, redrawn in place; otherwise
+// one plain line per layer state change (byte counters omitted) and the image-level messages.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(FILE* out) : out_(out), tty_(::isatty(::fileno(out))) {}
+  void operator()(const image::ProgressEvent& e) {
+    if (!e.layer_line()) {
+      rows_.clear();
+      std::fprintf(out_, "%s%s%s\n", e.id.empty() ? "" : e.id.c_str(), e.id.empty() ? "" : ": ", e.status.c_str());
+      std::fflush(out_);
+      return;
+    }
+    std::string text = e.id + ": " + e.status;
+    if (tty_) {
+      if (e.has_progress) text += " " + image::progress_bar(e.current, e.total);
+      auto it = rows_.find(e.id);
+      if (it == rows_.end()) {
+        rows_.emplace(e.id, rows_.size());
+        std::fprintf(out_, "%s\n", text.c_str());
+      } else {
+        size_t up = rows_.size() - it->second;
+        std::fprintf(out_, "\x1b[%zuA\x1b[2K\r%s\x1b[%zuB\r", up, text.c_str(), up);
+      }
+    } else {
+      auto& last = plain_[e.id];
+      if (last == e.status) return;
+      last = e.status;
+      std::fprintf(out_, "%s\n", text.c_str());
+    }
+    std::fflush(out_);
+  }
+
+ private:
+  FILE* out_;
+  bool tty_;
+  std::map<std::string, size_t> rows_;
+  std::map<std::string, std::string> plain_;
+};
 
 }  // namespace
 
@@ -118,6 +160,23 @@ int image_main(int argc, char** argv) {
   auto* imp = app.add_subcommand("import", "make a one-layer image from a root filesystem tarball");
   imp->add_option("tarball", in, "tar, tar.gz or tar.zst")->required();
   imp->add_option("name", name, "image name")->required();
+  image::RegistryAccess access;
+  std::string authfile;
+  bool pull_quiet = false;
+  auto* pull = app.add_subcommand("pull", "pull an image from a registry (host[:port]/repository[:tag|@digest])");
+  pull->add_option("name", name, "image reference")->required();
+  pull->add_option("--platform", platform, "os/arch[/variant] to pick from an index (default linux/amd64)");
+  auto* push = app.add_subcommand("push", "push a local image to the registry its name says");
+  push->add_option("name", name, "image reference")->required();
+  int64_t chunk_size = 0;
+  push->add_option("--chunk-size", chunk_size, "upload in PATCH chunks of this many bytes (0: one request)");
+  for (auto* c : {pull, push}) {
+    c->add_option("--insecure-registry", access.insecure_registries,
+                  "registry host[:port] allowed over plain HTTP or unverified TLS (repeatable)");
+    c->add_option("--authfile", authfile, "docker config.json with auths (default $DOCKER_CONFIG, ~/.docker)");
+    c->add_option("--max-concurrent", access.max_concurrent, "parallel blob transfers")->capture_default_str();
+    c->add_flag("-q,--quiet", pull_quiet, "print only the image name (pull) or digest (push)");
+  }
   auto* prune = app.add_subcommand("prune", "remove content and layers no image references");
   auto* unpack_cmd = app.add_subcommand("unpack", "extract an image's layers into the snapshotter; prints the top chain ID");
   unpack_cmd->add_option("name", name, "image")->required();
@@ -204,6 +263,34 @@ int image_main(int argc, char** argv) {
     for (auto& d : r->content.removed) std::printf("deleted: %s\n", d.str().c_str());
     for (auto& s : r->snapshots_removed) std::printf("deleted layer: %s\n", s.c_str());
     std::printf("Total reclaimed space: %s\n", human_size(r->content.bytes_freed).c_str());
+    return 0;
+  }
+  if (pull->parsed() || push->parsed()) {
+    access.docker_config = authfile.empty() ? image::default_docker_config() : authfile;
+    ProgressPrinter printer(stdout);
+    image::ProgressSink sink;
+    if (!pull_quiet) sink = [&](const image::ProgressEvent& e) { printer(e); };
+    if (pull->parsed()) {
+      image::PullOptions po;
+      po.access = access;
+      po.progress = sink;
+      if (!platform.empty()) {
+        auto pp = oci::Platform::parse(platform);
+        if (!pp) return report("pull", pp.error());
+        po.platform = *pp;
+      }
+      auto r = store.pull(name, po);
+      if (!r) return report("pull", r.error());
+      std::printf("%s\n", r->name.c_str());
+      return 0;
+    }
+    image::PushOptions po;
+    po.access = access;
+    po.progress = sink;
+    po.chunk_size = chunk_size;
+    auto r = store.push(name, po);
+    if (!r) return report("push", r.error());
+    if (pull_quiet) std::printf("%s\n", r->target.digest.str().c_str());
     return 0;
   }
   if (unpack_cmd->parsed()) {
