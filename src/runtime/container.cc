@@ -448,7 +448,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   }
   ctx.rlimits = BERTH_TRY(compile_rlimits(proc));
   SeccompProgram seccomp = BERTH_TRY(compile_seccomp(spec, opts_.root + "/.seccomp-cache"));
-  ctx.install_seccomp = [&seccomp]() { return seccomp.install(); };
+  ctx.install_seccomp = [&seccomp](int agent, std::string_view state) { return seccomp.install(agent, state); };
   if (!opts.no_new_keyring) ctx.session_keyring = "_ses." + opts.id;
   ctx.personality = BERTH_TRY(parse_personality(config_text));
 
@@ -496,6 +496,11 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
     (void)store_.remove(opts.id);
   }};
 
+  // SCMP_ACT_NOTIFY: the agent is reached now, from the host (listenerPath is not resolved through the
+  // container's mounts), once the id is ours and before any cgroup or process exists.
+  UniqueFd seccomp_agent;
+  if (seccomp.uses_notify()) seccomp_agent = BERTH_TRY(seccomp.connect_agent());
+
   // `run` starts the container itself: the init waits on the sync socket, no fifo needed.
   UniqueFd state_dir_fd, fifo_fd;
   ctx.start_via_sock = run_mode;
@@ -542,7 +547,9 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   BERTH_TRY(move_fd_above(child_sock, min_fd));
   BERTH_TRY(move_fd_above(state_dir_fd, min_fd));
   BERTH_TRY(move_fd_above(fifo_fd, min_fd));
+  BERTH_TRY(move_fd_above(seccomp_agent, min_fd));
   ctx.sock = child_sock.get();
+  ctx.seccomp_agent_fd = seccomp_agent.get();
   ctx.state_dir_fd = state_dir_fd.get();
   ctx.fifo_fd = fifo_fd.get();
 
@@ -553,7 +560,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   // The child waits for the parent only when the parent has work to do first (id maps, attaching it to
   // its cgroup, handing it the state for in-container hooks): each handoff costs a wakeup.
   ctx.wait_go = ctx.new_user_ns || !self_attach || !spec.hooks.create_container.empty() ||
-                !spec.hooks.start_container.empty();
+                !spec.hooks.start_container.empty() || seccomp_agent;
   if (joins.empty()) {
     pid = raw_clone(clone_flags);
     if (pid < 0) return fail_errno("clone container init");
@@ -590,6 +597,8 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   state_dir_fd.reset();
   fifo_fd.reset();
   tasks_fds.clear();
+  bool notify = static_cast<bool>(seccomp_agent);
+  seccomp_agent.reset();  // the agent sees EOF once the child has sent the listener (or died)
 
   if (!self_attach) BERTH_TRY_CTX(cg->add_pid(pid), "join cgroup");
   if (proc.oom_score_adj)
@@ -613,6 +622,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   st.new_pid_ns = clone_flags & CLONE_NEWPID;
   std::string creating = oci_state_json(st, ContainerStatus::Creating, -1);
   if (ctx.wait_go) BERTH_TRY(sync_send(parent_sock.get(), SyncType::Go, creating));
+  if (notify) BERTH_TRY(sync_send(parent_sock.get(), SyncType::SeccompState, seccomp.process_state(pid, creating)));
 
   Created out;
   for (;;) {
@@ -908,7 +918,9 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   sec_spec.linux = oci::Linux{};
   if (spec.linux) sec_spec.linux->seccomp = spec.linux->seccomp;
   SeccompProgram seccomp = BERTH_TRY(compile_seccomp(sec_spec, opts_.root + "/.seccomp-cache"));
-  ctx.install_seccomp = [&seccomp]() { return seccomp.install(); };
+  ctx.install_seccomp = [&seccomp](int agent, std::string_view state) { return seccomp.install(agent, state); };
+  UniqueFd seccomp_agent;
+  if (seccomp.uses_notify()) seccomp_agent = BERTH_TRY(seccomp.connect_agent());
 
   // Namespaces: every one the container has (new or joined), through the init's /proc/<pid>/ns links,
   // verified to still belong to the init we recorded.
@@ -933,6 +945,8 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
   int min_fd = 3 + eo.preserve_fds;
   BERTH_TRY(move_fd_above(child_sock, min_fd));
+  BERTH_TRY(move_fd_above(seccomp_agent, min_fd));
+  ctx.seccomp_agent_fd = seccomp_agent.get();
   for (auto& fd : ns_fds) BERTH_TRY(move_fd_above(fd, min_fd));
   for (auto& [rank, idx] : order) ctx.join_ns_fds.push_back(ns_fds[static_cast<size_t>(idx)].get());
   ctx.sock = child_sock.get();
@@ -962,6 +976,8 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   }
   child_sock.reset();
   ns_fds.clear();
+  bool notify = static_cast<bool>(seccomp_agent);
+  seccomp_agent.reset();
   pid_t pid = first;
   auto fail_kill = [&](Error e) -> Result<int> {
     ::kill(pid, SIGKILL);
@@ -979,8 +995,12 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   if (!self_attach) {
     if (auto st = cg->add_pid(pid); !st) return fail_kill(std::move(st).error().wrap("join cgroup"));
   }
-  if (auto st = sync_send(parent_sock.get(), SyncType::Go, oci_state_json(s, status, -1)); !st)
-    return fail_kill(std::move(st).error());
+  std::string state = oci_state_json(s, status, -1);
+  if (auto st = sync_send(parent_sock.get(), SyncType::Go, state); !st) return fail_kill(std::move(st).error());
+  if (notify) {
+    if (auto st = sync_send(parent_sock.get(), SyncType::SeccompState, seccomp.process_state(pid, state)); !st)
+      return fail_kill(std::move(st).error());
+  }
   UniqueFd master;
   for (;;) {
     auto m = sync_recv(parent_sock.get());

@@ -4,14 +4,23 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/file.h"
@@ -222,6 +231,162 @@ TEST_F(ContainerTest, ExecJoinsTheContainer) {
   r = rt({"exec", cid, "no-such-binary"});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("executable file not found"), std::string::npos) << r.err;
+}
+
+// A seccomp agent (the other end of linux.seccomp.listenerPath): accepts connections, takes the listener fd
+// and the container process state from each, and answers every notification with -error_ (or success).
+class SeccompAgent {
+ public:
+  SeccompAgent(const std::string& path, int error) : error_(error) {
+    srv_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, path.data(), path.size());
+    ok_ = srv_ && ::bind(srv_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(srv_.get(), 8) == 0;
+    int p[2];
+    ok_ = ok_ && ::pipe2(p, O_CLOEXEC) == 0;
+    if (!ok_) return;
+    stop_r_.reset(p[0]);
+    stop_w_.reset(p[1]);
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~SeccompAgent() {
+    if (thread_.joinable()) {
+      (void)::write(stop_w_.get(), "x", 1);
+      thread_.join();
+    }
+  }
+  bool ok() const { return ok_; }
+  std::vector<json> states() {
+    std::lock_guard l(mu_);
+    return states_;
+  }
+  int answered() const { return answered_; }
+
+ private:
+  void take(int conn) {
+    char buf[65536];
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+    iovec iov{buf, sizeof buf};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = cbuf;
+    m.msg_controllen = sizeof cbuf;
+    ssize_t n = ::recvmsg(conn, &m, MSG_CMSG_CLOEXEC);
+    if (n <= 0) return;  // a runtime that gave up before sending
+    std::string text(buf, static_cast<size_t>(n));
+    while ((n = ::read(conn, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    if (!c || c->cmsg_type != SCM_RIGHTS) return;
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    listeners_.emplace_back(fd);
+    std::lock_guard l(mu_);
+    states_.push_back(json::parse(text, nullptr, false));
+  }
+  void answer(int listener) {
+    seccomp_notif req{};
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return;
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    resp.error = -error_;
+    resp.val = 0;
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0) ++answered_;
+  }
+  void loop() {
+    for (;;) {
+      std::vector<pollfd> p = {{stop_r_.get(), POLLIN, 0}, {srv_.get(), POLLIN, 0}};
+      for (const auto& l : listeners_) p.push_back({l.get(), POLLIN, 0});
+      if (::poll(p.data(), p.size(), -1) < 0) continue;
+      if (p[0].revents) return;
+      if (p[1].revents & POLLIN) {
+        UniqueFd conn(::accept4(srv_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (conn) take(conn.get());
+      }
+      for (size_t i = 2; i < p.size(); ++i) {
+        if (p[i].revents & POLLIN) answer(p[i].fd);
+        else if (p[i].revents & (POLLHUP | POLLERR)) listeners_[i - 2].reset();  // its processes are gone
+      }
+      std::erase_if(listeners_, [](const UniqueFd& f) { return !f; });
+    }
+  }
+
+  int error_;
+  bool ok_ = false;
+  UniqueFd srv_, stop_r_, stop_w_;
+  std::vector<UniqueFd> listeners_;  // agent thread only
+  std::mutex mu_;
+  std::vector<json> states_;
+  std::atomic<int> answered_{0};
+  std::thread thread_;
+};
+
+// SCMP_ACT_NOTIFY: the agent at listenerPath gets the listener fd with the container process state and its
+// answer becomes the syscall's result, for the init (with and without noNewPrivileges) and for exec.
+TEST_F(ContainerTest, SeccompNotifyAgentAnswersTheSyscall) {
+  std::string sock = tmp_ / "agent.sock";
+  SeccompAgent agent(sock, EXDEV);
+  ASSERT_TRUE(agent.ok());
+  config_["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"listenerPath", sock},
+      {"listenerMetadata", "core-meta"},
+      {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+  const std::string script = "mkdir /made 2>&1; test -d /made && echo exists || echo absent";
+  for (bool nnp : {true, false}) {
+    config_["process"]["noNewPrivileges"] = nnp;
+    set_args({"sh", "-c", script});
+    std::string cid = id(nnp ? "notify-nnp" : "notify");
+    size_t before = agent.states().size();
+    auto r = rt({"run", "-b", bundle_, cid});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "mkdir: can't create directory '/made': Invalid cross-device link\nabsent\n") << nnp;
+    auto states = agent.states();
+    ASSERT_EQ(states.size(), before + 1) << nnp;
+    const json& st = states.back();
+    EXPECT_EQ(st.value("ociVersion", ""), "1.1.0");
+    EXPECT_EQ(st.value("fds", json::array()), json::array({"seccompFd"}));
+    EXPECT_EQ(st.value("metadata", ""), "core-meta");
+    ASSERT_TRUE(st.contains("state") && st["state"].is_object()) << st.dump();
+    EXPECT_EQ(st["state"].value("id", ""), cid);
+    EXPECT_GT(st.value("pid", 0), 1);
+    EXPECT_EQ(st.value("pid", 0), st["state"].value("pid", -1));  // the init
+  }
+  EXPECT_GE(agent.answered(), 2);
+
+  // exec: its own filter, its own listener, its own process state (the exec'd pid, the container's state).
+  config_["process"]["noNewPrivileges"] = true;
+  set_args({"sleep", "100"});
+  std::string cid = id("notify-exec");
+  ASSERT_EQ(rt({"run", "-d", "-b", bundle_, cid}).code, 0);
+  auto r = rt({"exec", cid, "sh", "-c", script});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "mkdir: can't create directory '/made': Invalid cross-device link\nabsent\n");
+  auto states = agent.states();
+  ASSERT_GE(states.size(), 4u);
+  const json& ex = states.back();
+  EXPECT_EQ(ex["state"].value("id", ""), cid);
+  EXPECT_EQ(ex["state"].value("status", ""), "running");
+  EXPECT_NE(ex.value("pid", 0), ex["state"].value("pid", 0));  // the exec'd process, not the init
+  EXPECT_EQ(rt({"delete", "--force", cid}).code, 0);
+}
+
+// No agent listening at listenerPath: the create fails with one line naming the field, nothing is left.
+TEST_F(ContainerTest, SeccompNotifyWithoutAgentFailsCleanly) {
+  config_["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                                 {"listenerPath", tmp_ / "nobody.sock"},
+                                 {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+  set_args({"true"});
+  std::string cid = id("notify-none");
+  for (const char* cmd : {"run", "create"}) {
+    auto r = rt({cmd, "-b", bundle_, cid});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("linux.seccomp.listenerPath"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(::access((root_ + "/" + cid).c_str(), F_OK), 0);
+    EXPECT_NE(::access(fmt::format("/sys/fs/cgroup/pids/berth/{}", cid).c_str(), F_OK), 0);
+  }
 }
 
 TEST_F(ContainerTest, PauseResume) {

@@ -191,6 +191,17 @@ void make_cwd(InitContext& ctx) {
   if (!d) sync_fail(ctx.sock, std::move(d).error().wrap(fmt::format("create cwd `{}`", cwd)));
 }
 
+// Installs the seccomp filter; with SCMP_ACT_NOTIFY the listener fd goes to the agent right away (every
+// notified syscall of ours waits for it from here on) and the agent connection is closed.
+Status install_seccomp(InitContext& ctx) {
+  Status st = ctx.install_seccomp(ctx.seccomp_agent_fd, ctx.seccomp_process_state);
+  if (ctx.seccomp_agent_fd >= 0) {
+    ::close(ctx.seccomp_agent_fd);
+    ctx.seccomp_agent_fd = -1;
+  }
+  return st;
+}
+
 }  // namespace
 
 void init_main(InitContext& ctx) {
@@ -211,6 +222,8 @@ void init_main(InitContext& ctx) {
 
   std::string state_json;
   if (ctx.wait_go) state_json = CHILD_TRY(ctx, sync_expect(ctx.sock, SyncType::Go)).text;
+  if (ctx.seccomp_agent_fd >= 0)
+    ctx.seccomp_process_state = CHILD_TRY(ctx, sync_expect(ctx.sock, SyncType::SeccompState)).text;
 
   if (ctx.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) child_errno(ctx, errno, "unshare cgroup namespace");
   if (ctx.new_user_ns) {
@@ -250,7 +263,7 @@ void init_main(InitContext& ctx) {
   apply_rlimits(ctx);
   if (ctx.personality >= 0 && ::personality(static_cast<unsigned long>(ctx.personality)) < 0)
     child_errno(ctx, errno, "set personality");
-  if (!proc.no_new_privileges) CHILD_TRY(ctx, ctx.install_seccomp());
+  if (!proc.no_new_privileges) CHILD_TRY(ctx, install_seccomp(ctx));
   apply_user_and_caps(ctx);
   if (proc.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_errno(ctx, errno, "set no_new_privs");
@@ -260,7 +273,7 @@ void init_main(InitContext& ctx) {
   std::vector<char*> envp = cstrings(env);
 
   if (!ctx.is_exec) {
-    close_fds_except(ctx.preserve_fds, {ctx.sock, ctx.state_dir_fd, ctx.fifo_fd});
+    close_fds_except(ctx.preserve_fds, {ctx.sock, ctx.state_dir_fd, ctx.fifo_fd, ctx.seccomp_agent_fd});
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
     CHILD_TRY(ctx, sync_send(ctx.sock, SyncType::Ready));
     if (ctx.start_via_sock) {
@@ -297,7 +310,7 @@ void init_main(InitContext& ctx) {
       }
     }
     if (proc.no_new_privileges) {
-      if (auto st = ctx.install_seccomp(); !st) {
+      if (auto st = install_seccomp(ctx); !st) {
         dprintf(2, "berth-runtime: %s\n", st.error().message().c_str());
         _exit(127);
       }
@@ -307,8 +320,8 @@ void init_main(InitContext& ctx) {
     _exit(127);
   }
 
-  close_fds_except(ctx.preserve_fds, {ctx.sock});
-  if (proc.no_new_privileges) CHILD_TRY(ctx, ctx.install_seccomp());
+  close_fds_except(ctx.preserve_fds, {ctx.sock, ctx.seccomp_agent_fd});
+  if (proc.no_new_privileges) CHILD_TRY(ctx, install_seccomp(ctx));
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   ::execve(exe.c_str(), argv.data(), envp.data());
   child_errno(ctx, errno, fmt::format("exec `{}`", exe));

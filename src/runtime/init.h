@@ -11,12 +11,15 @@
 //           console -> Console (pty master)
 //   child:  finalize, hostname, rlimits, user, caps, cwd, close fds -> Ready
 //   child:  blocks opening exec.fifo until `start`, startContainer hooks, seccomp, execve
+// With a seccomp agent (SCMP_ACT_NOTIFY) the parent always sends Go, then SeccompState; the child sends the
+// listener fd to the agent right after installing the filter (wherever that is in the sequence above).
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "oci/runtime_spec.h"
@@ -52,8 +55,13 @@ struct InitContext {
   };
   std::vector<Rlimit> rlimits;
   std::string session_keyring;  // init: join a new session keyring with this name ("" = keep)
-  // Installs the compiled seccomp filter (or does nothing). Runs in the child.
-  std::function<Status()> install_seccomp;
+  // Installs the compiled seccomp filter (or does nothing). Runs in the child. With SCMP_ACT_NOTIFY it also
+  // sends the listener fd and the process state to the agent on agent_sock.
+  std::function<Status(int agent_sock, std::string_view process_state)> install_seccomp;
+  // SCMP_ACT_NOTIFY only: socket connected to listenerPath by the parent (-1 otherwise). The child receives
+  // the process state (SyncType::SeccompState) after Go, and closes the socket once the listener is sent.
+  int seccomp_agent_fd = -1;
+  std::string seccomp_process_state;
   // exec: namespace fds to setns into, in order (user first). Closed by the child after use.
   std::vector<int> join_ns_fds;
   bool join_pid_ns = false;  // exec: the pid namespace is joined -> fork once more after setns

@@ -21,6 +21,7 @@ enum class SyncType : uint32_t {
   Ready,         // child -> parent: setup done (init now waits for `start`)
   Pid,           // intermediate -> parent: text = decimal pid of the process it created
   Start,         // parent -> init (run only): exec now (instead of exec.fifo)
+  SeccompState,  // parent -> child, right after Go, only with a seccomp agent: text = container process state
 };
 
 struct SyncMsg {

@@ -202,6 +202,124 @@ def exec_runner(exec_args, process=None):
     return run
 
 
+class SeccompAgent:
+    """The other end of linux.seccomp.listenerPath: takes the listener fd and the container process state from
+    each connection and answers every notification with -errno (a thread; poll before each ioctl)."""
+    NOTIF_RECV, NOTIF_SEND, NOTIF_SIZE = 0xC0502100, 0xC0182101, 80  # <linux/seccomp.h>, x86_64
+
+    def __init__(self, path, errno_ret):
+        import socket
+        import threading
+        self.errno_ret = errno_ret
+        self.states, self.answered, self.listeners = [], 0, []
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(8)
+        self.stop_r, self.stop_w = os.pipe()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def take(self, conn):
+        import array
+        import socket
+        fds = array.array("i")
+        msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_LEN(fds.itemsize))
+        for level, typ, data in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+        conn.settimeout(10)
+        try:
+            while True:
+                more = conn.recv(65536)
+                if not more:
+                    break
+                msg += more
+        except OSError:
+            pass
+        conn.close()
+        try:
+            self.states.append(json.loads(msg))
+        except json.JSONDecodeError:
+            self.states.append({"unparsable": msg[:200].decode(errors="replace")})
+        self.listeners.extend(fds)
+
+    def answer(self, fd):
+        import fcntl
+        import struct
+        req = bytearray(self.NOTIF_SIZE)
+        try:
+            fcntl.ioctl(fd, self.NOTIF_RECV, req, True)
+        except OSError:  # the notifying process died meanwhile
+            return
+        notif_id = struct.unpack_from("Q", req, 0)[0]
+        try:
+            fcntl.ioctl(fd, self.NOTIF_SEND, bytearray(struct.pack("QqiI", notif_id, 0, -self.errno_ret, 0)), True)
+            self.answered += 1
+        except OSError:
+            pass
+
+    def loop(self):
+        import select
+        while True:
+            p = select.poll()
+            p.register(self.stop_r, select.POLLIN)
+            p.register(self.srv.fileno(), select.POLLIN)
+            for fd in self.listeners:
+                p.register(fd, select.POLLIN)
+            for fd, ev in p.poll():
+                if fd == self.stop_r:
+                    return
+                if fd == self.srv.fileno():
+                    self.take(self.srv.accept()[0])
+                elif ev & select.POLLIN:
+                    self.answer(fd)
+                elif ev & (select.POLLHUP | select.POLLERR):  # its processes are gone
+                    os.close(fd)
+                    self.listeners.remove(fd)
+
+    def stop(self):
+        os.write(self.stop_w, b"x")
+        self.thread.join(10)
+        for fd in self.listeners + [self.stop_r, self.stop_w]:
+            os.close(fd)
+        self.srv.close()
+
+    def summary(self, cid):
+        return {"answered": self.answered > 0,
+                "connections": [{"fds": st.get("fds"), "metadata": st.get("metadata"),
+                                 "ociVersion_1.x": str(st.get("ociVersion", "")).startswith("1."),
+                                 "state_id_ok": (st.get("state") or {}).get("id") == cid,
+                                 "pid_is_init": st.get("pid") == (st.get("state") or {}).get("pid"),
+                                 "pid_positive": isinstance(st.get("pid"), int) and st.get("pid") > 0}
+                                for st in self.states]}
+
+
+def notify_config(cfg, ctx):
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": os.path.join(ctx.work, "agent.sock"),
+                               "listenerMetadata": "compat-meta",
+                               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+
+
+def notify_runner(exec_args=None):
+    """A seccomp agent answers mkdir with EOPNOTSUPP (95): for the init (`run`), or for an exec'd process."""
+    def run(case, ctx):
+        agent = SeccompAgent(os.path.join(ctx.work, "agent.sock"), 95)
+        try:
+            if exec_args is None:
+                r = default_runner(case, ctx)
+            else:
+                r = exec_runner(exec_args)(case, ctx)
+        finally:
+            agent.stop()
+        r.extra = agent.summary(ctx.cid)
+        return r
+    return run
+
+
+def obs_notify(run, ctx):
+    return {**obs_syscall(run, ctx), **run.extra}
+
+
 def lifecycle_runner(case, ctx):
     """create / state / start / pause / resume / ps / update / events --stats / kill / delete, as containerd's
     shim and dockerd drive them; each step's normalised outcome is observed."""
@@ -667,6 +785,18 @@ CASES = [
                                "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_LOG"}]}),
          args=["syscall", "getcwd"], observe=obs_syscall, expect=expect_eq({"rc": 0, "errno": 0}),
          reference=False),
+    Case("seccomp SCMP_ACT_NOTIFY: agent answers mkdir (run)", config=notify_config, args=["syscall", "mkdir"],
+         runner=notify_runner(), observe=obs_notify,
+         expect=expect_eq({"rc": 0, "errno": 95, "answered": True,
+                           "connections": [{"fds": ["seccompFd"], "metadata": "compat-meta", "ociVersion_1.x": True,
+                                            "state_id_ok": True, "pid_is_init": True, "pid_positive": True}]})),
+    Case("seccomp SCMP_ACT_NOTIFY: agent answers mkdir (exec)", config=notify_config, args=["signal-wait"],
+         runner=notify_runner(["exec", "{cid}", "/probe", "syscall", "mkdir"]), observe=obs_notify,
+         expect=expect_fn(lambda o: o["rc"] == 0 and o["errno"] == 95 and o["answered"]
+                          and len(o["connections"]) == 2 and all(c["fds"] == ["seccompFd"] and c["state_id_ok"]
+                                                                 for c in o["connections"])
+                          and not o["connections"][1]["pid_is_init"],
+                          "two listeners (init, exec); the exec'd process's pid")),
     Case("personality LINUX32", config=linux(personality={"domain": "LINUX32"}), observe=field("personality"),
          expect=expect_eq({"personality": "0x8"}), reference=False),
     Case("masked/readonly paths that do not exist are skipped",

@@ -272,8 +272,9 @@ Result<Program> compile(const oci::Seccomp& config) {
     if (act == SCMP_ACT_NOTIFY) {
       prog.uses_notify = true;
       for (size_t k = 0; k < sc.names.size(); ++k)
-        if (sc.names[k] == "write")
-          return fail(Errc::InvalidArgument, "{}.names[{}]: SCMP_ACT_NOTIFY cannot be used for write", field, k);
+        if (sc.names[k] == "write" || sc.names[k] == "sendmsg")
+          return fail(Errc::InvalidArgument, "{}.names[{}]: SCMP_ACT_NOTIFY cannot be used for {}", field, k,
+                      sc.names[k]);
     }
     if (act == def) continue;  // redundant; libseccomp would refuse it
 
@@ -545,7 +546,7 @@ std::string container_process_state(std::string_view oci_version, pid_t pid, std
                      json_escape(oci_version), pid, json_escape(metadata), state_json.empty() ? "{}" : state_json);
 }
 
-Status send_listener_fd(const std::string& listener_path, std::string_view process_state_json, int listener_fd) {
+Result<UniqueFd> connect_listener(const std::string& listener_path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (listener_path.empty() || listener_path.size() >= sizeof addr.sun_path)
@@ -561,6 +562,10 @@ Status send_listener_fd(const std::string& listener_path, std::string_view proce
                         fmt::format("connect to seccomp agent at `{}`: {}", listener_path, std::strerror(e)), e));
     return fail_errno_n(e, "connect to seccomp agent at `{}`", listener_path);
   }
+  return s;
+}
+
+Status send_listener_fd_on(int sock, std::string_view process_state_json, int listener_fd) {
   iovec iov{const_cast<char*>(process_state_json.data()), process_state_json.size()};
   alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
@@ -575,12 +580,19 @@ Status send_listener_fd(const std::string& listener_path, std::string_view proce
   std::memcpy(CMSG_DATA(c), &listener_fd, sizeof(int));
   ssize_t n;
   do {
-    n = ::sendmsg(s.get(), &msg, MSG_NOSIGNAL);
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return fail_errno("send seccomp listener fd to `{}`", listener_path);
+  if (n < 0) return fail_errno("send seccomp listener fd to the agent");
   // The fd went with the first byte; send whatever did not fit.
   if (static_cast<size_t>(n) < process_state_json.size())
-    BERTH_TRY(write_all(s.get(), process_state_json.substr(static_cast<size_t>(n))));
+    BERTH_TRY(write_all(sock, process_state_json.substr(static_cast<size_t>(n))));
+  return ok();
+}
+
+Status send_listener_fd(const std::string& listener_path, std::string_view process_state_json, int listener_fd) {
+  UniqueFd s = BERTH_TRY(connect_listener(listener_path));
+  if (auto st = send_listener_fd_on(s.get(), process_state_json, listener_fd); !st)
+    return fail(std::move(st).error().wrap(fmt::format("seccomp agent at `{}`", listener_path)));
   return ok();
 }
 

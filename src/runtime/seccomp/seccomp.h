@@ -21,8 +21,10 @@
 //    and x32 separately) fail with ENOSYS instead of the default errno, so libc falls back to older
 //    syscalls (clone3 -> clone) instead of failing with EPERM.
 //  - SCMP_ACT_NOTIFY requires listenerPath; it cannot be the default action nor be used for `write`
-//    (runc's rules). install() then returns the listener fd, which the runtime passes to the agent at
-//    listenerPath with send_listener_fd().
+//    (runc's rules) or `sendmsg` (the container's init hands the listener fd to the agent with sendmsg right
+//    after installing the filter: a notification on it could never be answered). install() then returns
+//    the listener fd, which the runtime passes to the agent at listenerPath (connect_listener() on the
+//    host before clone, send_listener_fd_on() in the init; send_listener_fd() does both).
 // Errors from compile(): InvalidArgument naming the field, e.g.
 //   `linux.seccomp.syscalls[2].args[0].op: unknown operator "SCMP_CMP_FOO"`.
 // Installing requires no_new_privs or CAP_SYS_ADMIN in the caller's user namespace (kernel rule); a runtime
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "oci/runtime_spec.h"
 
 namespace berth::runtime::seccomp {
@@ -79,8 +82,13 @@ Result<int> install(const Program& program);
 std::string container_process_state(std::string_view oci_version, pid_t pid, std::string_view metadata,
                                     std::string_view state_json);
 
-// Connects to the unix socket at listener_path and sends process_state_json with the listener fd attached
-// (SCM_RIGHTS), in one message. Errors: Unavailable if nothing listens there.
+// Connects to the unix socket at listener_path (a stream socket, close-on-exec).
+// Errors: Unavailable if nothing listens there; InvalidArgument if the path does not fit a sockaddr_un.
+Result<UniqueFd> connect_listener(const std::string& listener_path);
+// Sends process_state_json with the listener fd attached (SCM_RIGHTS) on a socket from connect_listener().
+// No allocation on the success path.
+Status send_listener_fd_on(int sock, std::string_view process_state_json, int listener_fd);
+// connect_listener() + send_listener_fd_on().
 Status send_listener_fd(const std::string& listener_path, std::string_view process_state_json, int listener_fd);
 
 // For `features`: the names this implementation accepts.

@@ -202,6 +202,10 @@ TEST(SeccompCompile, ErrorsNameTheField) {
   s = profile("SCMP_ACT_ALLOW", {rule({"read", "write"}, "SCMP_ACT_NOTIFY")});
   s.listener_path = "/x";
   expect_invalid(s, "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for write");
+  // The init sends the listener fd with sendmsg after installing the filter: it must not be notified.
+  s = profile("SCMP_ACT_ALLOW", {rule({"getppid", "sendmsg"}, "SCMP_ACT_NOTIFY")});
+  s.listener_path = "/x";
+  expect_invalid(s, "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for sendmsg");
   expect_invalid(profile("SCMP_ACT_ALLOW", {rule({"getppid"}, "SCMP_ACT_NOTIFY")}),
                  "linux.seccomp.listenerPath: required");
 }
