@@ -17,6 +17,9 @@
 
 #include "base/error.h"
 #include "base/unique_fd.h"
+#include "engine/events.h"
+#include "engine/networks.h"
+#include "engine/volumes.h"
 
 namespace berth::engine {
 
@@ -24,6 +27,14 @@ struct DaemonConfig {
   std::string data_root = "/var/lib/berth";
   std::string exec_root = "/run/berth";
   std::string snapshotter;  // "" = overlay when the kernel has it
+  // Automatic disk GC (objects): when the data root's filesystem is fuller than gc_high_watermark percent,
+  // unreferenced images' layers, snapshots and blobs are collected until it is at most gc_low_watermark
+  // percent full (or nothing is left to collect). 0 = off. Checked every gc_interval_seconds and after pulls
+  // and loads.
+  int gc_high_watermark = 90;
+  int gc_low_watermark = 80;
+  int gc_interval_seconds = 60;
+  std::vector<std::string> insecure_registries;  // host[:port] reachable over plain http
 };
 
 inline constexpr const char* kApiVersion = "1.41";
@@ -181,6 +192,71 @@ struct PathStat {
 using ByteSink = std::function<bool(std::string_view)>;          // false = stop (client gone)
 using ByteSource = std::function<Result<size_t>(char*, size_t)>;  // 0 = end
 
+// ---- types of the objects operations ----
+
+// One docker JSON message (jsonmessage.JSONMessage): what pull, push, load and import stream.
+struct JsonMessage {
+  std::string status, id;
+  int64_t current = -1, total = -1;  // progressDetail {current,total} when current >= 0
+  bool empty_detail = false;         // "progressDetail":{} (Already exists, Pull complete, ...)
+  std::string stream;
+  std::string aux_json;  // a JSON object, verbatim
+  std::string error;     // errorDetail.message and error
+};
+// Returns an error when nobody is listening any more (the operation may then stop).
+using ProgressFn = std::function<Status(const JsonMessage&)>;
+// Reads up to n bytes of a request body; 0 = end.
+using BodyReader = ByteSource;
+
+// X-Registry-Auth / POST /auth credentials.
+struct RegistryAuth {
+  std::string username, password, identity_token, registry_token;
+  std::string server_address;  // "" = docker.io
+};
+
+struct PullRequest {
+  std::string from_image;  // "127.0.0.1:5000/bb", "docker.io/library/busybox", may carry :tag or @digest
+  std::string tag;         // "" = latest (or the digest in from_image)
+  std::string platform;    // "" = host
+  RegistryAuth auth;
+};
+
+struct ContainerDiskUsage {
+  std::string id;
+  std::vector<std::string> names;  // "/web"
+  std::string image, image_id, command, state, status;
+  int64_t created = 0;
+  int64_t size_rw = 0, size_root_fs = 0;
+  std::map<std::string, std::string> labels;
+};
+
+struct ImageDiskUsage {
+  ImageSummary summary;
+  int64_t shared_size = 0;  // bytes of its layers that other images use too
+  int64_t containers = 0;   // containers using it
+};
+
+struct VolumeDiskUsage {
+  Volume volume;
+  int64_t size = 0;
+  int64_t ref_count = 0;
+};
+
+struct DiskUsage {
+  int64_t layers_size = 0;  // every layer blob stored, counted once
+  std::vector<ImageDiskUsage> images;
+  std::vector<ContainerDiskUsage> containers;
+  bool container_sizes_known = false;  // false while the container operations cannot report sizes
+  std::vector<VolumeDiskUsage> volumes;
+};
+
+struct GcReport {
+  bool ran = false;  // false: below the high-water mark
+  double used_percent_before = 0, used_percent_after = 0;
+  std::vector<std::string> images_removed;
+  uint64_t bytes_freed = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -256,6 +332,55 @@ class Engine {
   virtual Status exec_resize(const std::string& exec_id, int height, int width);
 
   // ---- volumes, networks, events, system df, image transfer (routes: api/server/objects_routes.cc) ----
+  // The stores behind these are engine/{events,volumes,networks}.h; the real engine owns one of each and hands
+  // them to the container code (VolumeStore::acquire/release, NetworkStore::connect, EventBus::publish).
+
+  virtual Result<Volume> volume_create(const VolumeCreateRequest& req);
+  virtual Result<std::vector<Volume>> volumes();
+  virtual Result<Volume> volume_inspect(const std::string& name);
+  virtual Status volume_remove(const std::string& name, bool force);
+  virtual Result<VolumePruneReport> volume_prune(bool all, const std::vector<std::string>& label_filters);
+
+  virtual Result<NetworkCreateResult> network_create(const NetworkCreateRequest& req);
+  virtual Result<std::vector<Network>> networks();
+  virtual Result<Network> network_inspect(const std::string& ref);
+  virtual Status network_remove(const std::string& ref);
+  // container: name, ID or prefix (resolved by the container operations when they exist).
+  virtual Status network_connect(const std::string& ref, const std::string& container, const EndpointRequest& req);
+  virtual Status network_disconnect(const std::string& ref, const std::string& container, bool force);
+  virtual Result<std::vector<std::string>> network_prune(const std::vector<std::string>& label_filters);
+
+  // GET /events: replay from the ring (since), then live, until `until_ns` (0 = no end).
+  virtual Result<std::unique_ptr<EventSubscription>> events_subscribe(const EventFilter& filter, int64_t since_ns,
+                                                                      int64_t until_ns);
+
+  // Per-container sizes for `system df`, supplied by the container operations (SizeRw: bytes in the
+  // container's writable layer; SizeRootFs: that plus its image). Unimplemented until they exist.
+  virtual Result<std::vector<ContainerDiskUsage>> container_disk_usage();
+  virtual Result<DiskUsage> system_df();
+
+  // POST /auth: checks the credentials against the registry (default docker.io). Ok = "Login Succeeded";
+  // PermissionDenied when refused.
+  virtual Status registry_login(const RegistryAuth& auth);
+
+  // POST /images/create?fromImage=&tag=: pulls and unpacks, reporting docker's JSON progress messages to
+  // `progress` (called from the calling thread only). Errors before the first message are the caller's
+  // HTTP errors (NotFound for a missing manifest); later ones go in-stream.
+  virtual Status image_pull(const PullRequest& req, const ProgressFn& progress);
+  // POST /images/{name}/push?tag=: tag "" pushes every tag of the repository.
+  virtual Status image_push(const std::string& name, const std::string& tag, const RegistryAuth& auth,
+                            const ProgressFn& progress);
+  // POST /images/create?fromSrc=-: a rootfs tarball read from `body` becomes image repo:tag (repo "" =
+  // untagged). Returns the image ID.
+  virtual Result<std::string> image_import(const BodyReader& body, const std::string& repo, const std::string& tag);
+  // GET /images/get: a docker-save tar of the images, as a readable fd positioned at 0 (an unlinked temp file
+  // under the data root).
+  virtual Result<UniqueFd> image_save(const std::vector<std::string>& names);
+  // POST /images/load: the tar read from `body` (streamed to a temp file under the data root); returns the
+  // names loaded ("busybox:latest") or image IDs for untagged ones.
+  virtual Result<std::vector<std::string>> image_load(const BodyReader& body);
+  // One disk GC pass now (as the automatic one): collects when usage is above the high-water mark.
+  virtual Result<GcReport> disk_gc(bool force);
 };
 
 // The real engine on config.data_root (created if missing).

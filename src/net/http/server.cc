@@ -158,6 +158,14 @@ class Response final : public ServerResponse {
     return record(write_raw(stream_, "0\r\n\r\n"));
   }
 
+  bool peer_gone() const override {
+    pollfd p{};
+    p.fd = beast::get_lowest_layer(stream_).native_handle();
+    p.events = POLLRDHUP;
+    if (::poll(&p, 1, 0) <= 0) return false;
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+  }
+
   Result<Hijacked> hijack(int status, const Headers& headers) override {
     if (sent_) return fail(Errc::FailedPrecondition, "response already started");
     if constexpr (!std::is_same_v<Stream, tcp::socket>) {

@@ -53,6 +53,9 @@ class ServerResponse {
   virtual Status begin_stream(int status, const Headers& headers);
   virtual Status write(std::string_view data);
   virtual Status end_stream();
+  // True once the client has closed (or reset) its side of the connection: lets a long-lived stream with
+  // nothing to write (events, logs -f) notice that nobody is listening. Never blocks; false when unknown.
+  virtual bool peer_gone() const { return false; }
 
   // Connection hijacking (plain sockets only): sends the status line and headers (e.g. 101 with
   // Connection/Upgrade), then hands over the raw socket for the rest of the handler call: `fd` is readable
