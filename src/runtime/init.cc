@@ -97,13 +97,14 @@ void setup_console(InitContext& ctx) {
   }
   if (::fchown(slave, p.user.uid, p.user.gid) < 0 && errno != EINVAL)
     child_errno(ctx, errno, "chown pty slave");
+  // /dev/console first: if the container's /dev refuses it, no master has been handed out.
+  if (!ctx.is_exec) CHILD_TRY(ctx, rootfs::setup_console(slave));
   CHILD_TRY(ctx, sync_send(ctx.sock, SyncType::Console, {}, 0, master));
   ::close(master);
   if (::setsid() < 0 && errno != EPERM) child_errno(ctx, errno, "setsid");
   if (::ioctl(slave, TIOCSCTTY, 0) < 0) child_errno(ctx, errno, "set controlling terminal");
   for (int fd = 0; fd < 3; ++fd)
     if (::dup2(slave, fd) < 0) child_errno(ctx, errno, "dup pty slave to stdio");
-  if (!ctx.is_exec) CHILD_TRY(ctx, rootfs::setup_console(slave));
   ::close(slave);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Security regressions, one test each, against berth-runtime (BERTH_RUNTIME=runc shows how the reference
-fares; runc 1.1.5 is expected to fail the /dev/null masking test, CVE-2025-31133).
+fares; runc 1.1.5 is expected to fail the /dev/null masking test, CVE-2025-31133, and console_symlink_target:
+it mounts the pty on the target of a /dev/console symlink).
 
   exe_overwrite      CVE-2019-5736: the runtime binary cannot be overwritten from inside a container
   fd_leak_run/exec   CVE-2024-21626: no host fd reaches the container (only 0-2 and --preserve-fds)
@@ -8,6 +9,8 @@ fares; runc 1.1.5 is expected to fail the /dev/null masking test, CVE-2025-31133
   mount_symlink_*    CVE-2021-30465: a mount destination that is a symlink out of the rootfs lands inside
   masked_devnull_*   CVE-2025-31133: masked paths are bound from a real /dev/null, not the container's
   sysctl_*           2025 procfs races: sysctl writes land on a real procfs, not a file mounted over it
+  console_*          2025 /dev/console races: the console is the pty the runtime opened (verified), never a
+                     file reached through the container's /dev/pts, /dev/ptmx or a /dev/console symlink
   nss_not_loaded     glibc NSS is never consulted inside the container's root
 """
 
@@ -323,6 +326,173 @@ def test_masked_devnull_symlink(t):
     return masked_verdict(r, objs, os.path.join(b, "rootfs/etc/fake-null"))
 
 
+# ---- console from a verified pty (2025 runc /dev/console races) ---------------------------------------
+def console_create(t, name, edit=None, rootfs=None):
+    """`create` with process.terminal and --console-socket. Returns what the console socket received and what
+    the container's /dev/console is, seen from the host through /proc/<init>/root and /proc/<init>/mountinfo,
+    before the container ever runs."""
+    import array
+    import socket
+    import stat
+    import threading
+    sock_path = os.path.join(t.env.tmp, name + "-console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(30)
+    got = {"fds": []}
+
+    def accept():
+        try:
+            conn, _ = srv.accept()
+            fds = array.array("i")
+            _, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(4 * fds.itemsize))
+            for level, typ, data in anc:
+                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+            got["fds"] = list(fds)
+            conn.close()
+        except OSError:
+            pass  # nothing sent: the runtime refused
+
+    def term_edit(c):
+        c["process"]["terminal"] = True
+        if edit:
+            edit(c)
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    cid, b = t.bundle(name, ["/probe", "isatty"], term_edit, rootfs)
+    info = {"rootfs": os.path.join(b, "rootfs")}
+    try:
+        r = t.rt.cmd("create", "--bundle", b, "--console-socket", sock_path, cid)
+        info["rc"] = r.returncode
+        info["err"] = r.stderr.decode(errors="replace").strip()
+        if r.returncode == 0:
+            th.join(10)
+        for fd in got["fds"]:
+            st = os.fstat(fd)
+            info.setdefault("received", []).append(
+                {"char": stat.S_ISCHR(st.st_mode), "rdev": f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}",
+                 "isatty": os.isatty(fd)})
+        st = t.rt.state(cid) if r.returncode == 0 else None
+        if st:
+            pid = st["pid"]
+            try:
+                c = os.lstat(f"/proc/{pid}/root/dev/console")
+                info["console"] = {"char": stat.S_ISCHR(c.st_mode), "link": stat.S_ISLNK(c.st_mode),
+                                   "major": os.major(c.st_rdev)}
+            except OSError as e:
+                info["console"] = {"error": e.strerror}
+            mounts = {}
+            with open(f"/proc/{pid}/mountinfo") as f:
+                for ln in f:
+                    parts = ln.split()
+                    sep = parts.index("-")
+                    mounts[parts[4]] = parts[sep + 1]
+            info["mounts"] = mounts
+        return cid, b, info
+    finally:
+        t.rt.force_delete(cid)
+        for fd in got["fds"]:  # open until now: closing the master hangs up the waiting init
+            os.close(fd)
+        srv.close()
+        left = bt.leftovers(t.rt, cid, b)
+        if left:
+            info["left"] = left
+
+
+def console_verdict(info, targets=()):
+    """Refused (exit != 0, no fd sent), or not fooled: a pty master was sent, /dev/console is a pty slave
+    mounted from devpts, and nothing is mounted on the attacker's targets."""
+    if info.get("left"):
+        return False, "left behind: " + ", ".join(info["left"])
+    if info["rc"] != 0:
+        if info.get("received"):
+            return False, f"refused but sent {info['received']} to the console socket"
+        return True, f"refused (exit {info['rc']}): {info['err'][-110:]}"
+    bad = []
+    rec = info.get("received") or []
+    if len(rec) != 1 or not rec[0]["isatty"] or rec[0]["rdev"] != "5:2":
+        bad.append(f"console socket got {rec}, want one pty master (5:2)")
+    c = info.get("console") or {}
+    if not c.get("char") or not 136 <= c.get("major", 0) <= 143:
+        bad.append(f"/dev/console is {c}, want a pty slave (136-143)")
+    if info.get("mounts", {}).get("/dev/console") != "devpts":
+        bad.append(f"/dev/console mounted from {info.get('mounts', {}).get('/dev/console')}, want devpts")
+    for tgt in targets:
+        if tgt in info.get("mounts", {}):
+            bad.append(f"{tgt} has a mount ({info['mounts'][tgt]})")
+    return not bad, "; ".join(bad) or "/dev/console is the pty the runtime opened (devpts, 136-143); " \
+        "the socket got its master"
+
+
+def test_console_real_pty(t):
+    """Control: the default config. The console must be accepted and pass every check of console_verdict."""
+    _, _, info = console_create(t, "console-real")
+    if info["rc"] != 0:
+        return False, f"default console refused (exit {info['rc']}): {info['err'][-110:]}"
+    return console_verdict(info)
+
+
+def fake_pts_dir(t, name, ptmx):
+    """A host directory to stand in for /dev/pts: `ptmx` made by ptmx(path), 0..15 symlinks to
+    /proc/sysrq-trigger (what a path-based runtime would bind onto /dev/console as "the slave")."""
+    d = os.path.join(t.env.tmp, name)
+    os.makedirs(d)
+    ptmx(os.path.join(d, "ptmx"))
+    for i in range(16):
+        os.symlink("/proc/sysrq-trigger", os.path.join(d, str(i)))
+    return d
+
+
+def replace_devpts(src):
+    def edit(c):
+        c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/dev/pts"]
+        c["mounts"].append({"destination": "/dev/pts", "type": "bind", "source": src, "options": ["rbind", "rw"]})
+    return edit
+
+
+def test_console_fake_ptmx_file(t):
+    """/dev/pts is a bind of a host directory whose `ptmx` is a regular file (so /dev/ptmx -> pts/ptmx is)."""
+    def ptmx(p):
+        with open(p, "w") as f:
+            f.write("not a pty\n")
+    d = fake_pts_dir(t, "fake-pts-file", ptmx)
+    _, _, info = console_create(t, "console-ptmx-file", replace_devpts(d))
+    return console_verdict(info, ("/proc/sysrq-trigger",))
+
+
+def test_console_ptmx_symlink_null(t):
+    """/dev/pts is a bind of a host directory whose `ptmx` is a symlink to /dev/null (a char device, not a pty)."""
+    d = fake_pts_dir(t, "fake-pts-null", lambda p: os.symlink("/dev/null", p))
+    _, _, info = console_create(t, "console-ptmx-null", replace_devpts(d))
+    return console_verdict(info, ("/proc/sysrq-trigger",))
+
+
+def test_console_ptmx_node_without_devpts(t):
+    """/dev/pts is a bind of a host directory with a real ptmx device node (5:2) but no devpts, and its pty
+    "slaves" are symlinks to /proc/sysrq-trigger: a runtime that binds /dev/pts/<n> by path would give the
+    container a writable sysrq-trigger as /dev/console."""
+    d = fake_pts_dir(t, "fake-pts-node", lambda p: os.mknod(p, 0o20666, os.makedev(5, 2)))
+    _, _, info = console_create(t, "console-ptmx-node", replace_devpts(d))
+    return console_verdict(info, ("/proc/sysrq-trigger",))
+
+
+def test_console_symlink_target(t):
+    """No /dev tmpfs: the rootfs's own /dev/console is a symlink to a file of the rootfs. The pty must not be
+    mounted on the symlink's target."""
+    def rootfs(r):
+        with open(os.path.join(r, "etc/console-target"), "w") as f:
+            f.write("not the console\n")
+        os.symlink("/etc/console-target", os.path.join(r, "dev/console"))
+
+    def edit(c):
+        c["mounts"] = [m for m in c["mounts"] if m["destination"] not in ("/dev", "/dev/shm", "/dev/mqueue")]
+        c["root"]["readonly"] = False
+    _, _, info = console_create(t, "console-symlink", edit, rootfs)
+    return console_verdict(info, ("/etc/console-target",))
+
+
 # ---- 2025 procfs races: sysctl writes must land on a real procfs --------------------------------------
 def test_sysctl_lands_on_procfs(t):
     """A config mount puts a host directory over /proc/sys/kernel; it holds a regular file named shmmax. A
@@ -411,6 +581,11 @@ TESTS = [
     ("mount_symlink_rel (CVE-2021-30465)", test_mount_symlink_rel),
     ("masked_devnull_bind (CVE-2025-31133)", test_masked_devnull_bind),
     ("masked_devnull_symlink (CVE-2025-31133)", test_masked_devnull_symlink),
+    ("console_real_pty (control)", test_console_real_pty),
+    ("console_fake_ptmx_file (console from a verified pty)", test_console_fake_ptmx_file),
+    ("console_ptmx_symlink_null (console from a verified pty)", test_console_ptmx_symlink_null),
+    ("console_ptmx_node_without_devpts (console from a verified pty)", test_console_ptmx_node_without_devpts),
+    ("console_symlink_target (console from a verified pty)", test_console_symlink_target),
     ("sysctl_lands_on_procfs (2025 procfs races)", test_sysctl_lands_on_procfs),
     ("nss_not_loaded", test_nss_not_loaded),
 ]

@@ -462,9 +462,19 @@ Status setup_console(int pty_slave_fd) {
   if (::fstatfs(pty_slave_fd, &sfs) < 0) return fail_errno("console: fstatfs");
   if (sfs.f_type != DEVPTS_SUPER_MAGIC)
     return fail(Errc::PermissionDenied, "console: fd {} is not on a devpts filesystem", pty_slave_fd);
+  // The target is /dev/console itself: a symlink there (the rootfs's own /dev, without a /dev tmpfs) is
+  // refused rather than followed, so the pty never lands on another path of the container.
   UniqueFd root = BERTH_TRY_CTX(sys::open_root("/"), "console");
-  UniqueFd target = BERTH_TRY_CTX(sys::create_file_in_root(root.get(), "/dev/console", 0666),
-                                  "console: create /dev/console");
+  UniqueFd dev = BERTH_TRY_CTX(sys::mkdir_all_in_root(root.get(), "/dev", 0755), "console: /dev");
+  if (::mknodat(dev.get(), "console", S_IFREG | 0666, 0) != 0 && errno != EEXIST)
+    return fail_errno("console: create /dev/console");
+  UniqueFd target(::openat(dev.get(), "console", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!target) return fail_errno("console: open /dev/console");
+  struct stat tst {};
+  if (::fstat(target.get(), &tst) < 0) return fail_errno("console: fstat /dev/console");
+  if (S_ISLNK(tst.st_mode))
+    return fail(Errc::PermissionDenied, "console: /dev/console in the container is a symlink");
+  if (S_ISDIR(tst.st_mode)) return fail(Errc::PermissionDenied, "console: /dev/console in the container is a directory");
   UniqueFd tree = BERTH_TRY_CTX(clone_tree(pty_slave_fd, "", false), "mount console on `/dev/console`");
   BERTH_TRY_CTX(attach(tree.get(), target.get()), "mount console on `/dev/console`");
   return ok();

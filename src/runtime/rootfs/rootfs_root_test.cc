@@ -532,11 +532,24 @@ TEST_F(RootfsRootTest, Console) {
     }, b{};
     r.check("console_is_slave", stat("/dev/console", &a) == 0 && fstat(slave, &b) == 0 &&
                                     a.st_rdev == b.st_rdev && S_ISCHR(a.st_mode));
+    // A /dev/console that is a symlink (a rootfs's own /dev) is refused, not followed to its target.
+    int step = umount2("/dev/console", MNT_DETACH) != 0 ? 1
+               : unlink("/dev/console") != 0                ? 2
+               : !write_file_atomic("/dev/console-target", "x") ? 3
+               : symlink("/dev/console-target", "/dev/console") != 0 ? 4
+                                                                     : 0;
+    r.check("console_swapped", step == 0, fmt::format("step {}: {}", step, strerror(errno)));
+    Status linked = setup_console(slave);
+    struct stat t {};
+    r.check("symlink_refused", !linked && linked.error().code() == Errc::PermissionDenied,
+            linked ? "accepted" : linked.error().message());
+    r.check("target_untouched", stat("/dev/console-target", &t) == 0 && S_ISREG(t.st_mode));
     r.status("finalize", finalize(spec, opts_));
     r.check("dev_ro_after_finalize", write_errno("/dev/newfile", true) == EROFS);
   });
   expect_ok(kv,
-            {"prepare", "enter", "non_pty_refused", "pty", "setup_console", "console_is_slave", "finalize"});
+            {"prepare", "enter", "non_pty_refused", "pty", "setup_console", "console_is_slave", "console_swapped",
+             "symlink_refused", "target_untouched", "finalize"});
   // /dev is not read-only in the default spec; only checked to be reported.
   EXPECT_TRUE(kv.count("dev_ro_after_finalize"));
 }
