@@ -149,11 +149,10 @@ int image_main(int argc, char** argv) {
   save->add_option("names", names, "images")->required();
   save->add_option("-o,--output", out, "output tar file (- for stdout), or directory with --dir")->required();
   save->add_flag("--dir", as_dir, "write a directory instead of a tar");
-  auto* exp = app.add_subcommand("export", "write images as an OCI image layout (directory, or tar with --tar)");
-  bool as_tar = false;
-  exp->add_option("names", names, "images")->required();
-  exp->add_option("-o,--output", out, "output directory (or tar file with --tar)")->required();
-  exp->add_flag("--tar", as_tar, "write a tar instead of a directory");
+  auto* exp = app.add_subcommand("export", "write an image's flattened root filesystem as a tar (like docker export)");
+  exp->add_option("name", name, "image")->required();
+  exp->add_option("-o,--output", out, "output tar file (- for stdout)")->required();
+  exp->add_option("--platform", platform, "os/arch[/variant] (default linux/amd64)");
   auto* load = app.add_subcommand("load", "load a docker-save archive or an OCI layout (tar, tar.gz or directory)");
   load->add_option("-i,--input", in, "archive or directory (- for stdin)")->required();
   load->add_option("--name", name, "name for images the archive does not name");
@@ -242,7 +241,13 @@ int image_main(int argc, char** argv) {
     return st ? 0 : report("save", st.error());
   }
   if (exp->parsed()) {
-    auto st = store.save(names, out, !as_tar);
+    auto p = oci::Platform::host();
+    if (!platform.empty()) {
+      auto pp = oci::Platform::parse(platform);
+      if (!pp) return report("export", pp.error());
+      p = *pp;
+    }
+    auto st = store.export_rootfs(name, out, p);
     return st ? 0 : report("export", st.error());
   }
   if (load->parsed()) {

@@ -139,6 +139,12 @@ class ImageStore {
   Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir);
   Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "");
 
+  // `docker export` of an image: its flattened root filesystem (every layer applied, whiteouts resolved, none in
+  // the output) as a plain tar written to out ("-" = stdout; a file appears complete or not at all). Unpacks the
+  // image first when needed.
+  Status export_rootfs(const std::string& name, const std::string& out,
+                       const oci::Platform& platform = oci::Platform::host());
+
   // `docker import`: a root filesystem tarball (plain, gzip or zstd) becomes a one-layer image `name` (the file
   // is stored as the layer blob as-is; its diff_id is computed from the uncompressed stream).
   Result<oci::Descriptor> import_rootfs(const std::string& tarball, const std::string& name);

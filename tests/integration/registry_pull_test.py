@@ -261,6 +261,28 @@ def main():
         check(chains2 == chains, "same chain IDs on both snapshotters")
         compare(ref, tree(snap_dir(root2, "native", chains2[-1])), "native snapshot")
 
+        # --- export: the flattened root filesystem as a tar, from both snapshotters ------------------------
+        for root, kind in ((root1, "overlay"), (root2, "native")):
+            tarball = os.path.join(tmp, f"export-{kind}.tar")
+            r = run(BERTH, "image", "--root", root, "export", "-o", tarball, name, env=env)
+            check(r.returncode == 0, f"berth image export ({kind})")
+            ex = os.path.join(tmp, f"export-{kind}")
+            os.makedirs(ex)
+            r = run("tar", "--numeric-owner", "-xpf", tarball, "-C", ex)
+            check(r.returncode == 0, f"GNU tar extracts the export ({kind})")
+            names = run("tar", "-tf", tarball).stdout.split()
+            check(not any("/.wh." in n or n.startswith(".wh.") for n in names), f"no whiteouts in the export ({kind})")
+            compare(ref, tree(ex), f"exported rootfs ({kind})")
+
+        # --- save writes an OCI layout that umoci unpacks to the same tree ---------------------------------
+        saved = os.path.join(tmp, "saved")
+        r = run(BERTH, "image", "--root", root1, "save", "--dir", "-o", saved, name, env=env)
+        check(r.returncode == 0, "berth image save --dir (OCI layout + docker archive)")
+        r = run("umoci", "unpack", "--image", f"{saved}:v1", os.path.join(tmp, "umoci-of-berth"))
+        check(r.returncode == 0, "umoci unpack reads berth's OCI layout")
+        if r.returncode == 0:
+            compare(ref, tree(os.path.join(tmp, "umoci-of-berth", "rootfs")), "umoci's unpack of berth's layout")
+
         # --- only the missing layer of an image sharing the base ------------------------------------------
         with open(dr_log) as f:
             f.seek(0, 2)

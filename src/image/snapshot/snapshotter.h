@@ -65,8 +65,11 @@ class Snapshotter {
   // The directory holding this snapshot's own content: the upper dir of an Active overlay snapshot, the full
   // tree of a native one. Writing there directly (e.g. unpacking a layer) is allowed only while Active.
   virtual Result<std::string> writable_dir(const std::string& key) = 0;
+  // The directories that make up the snapshot's tree, top first: overlay -> its own dir then its parents';
+  // native -> its own full tree. Read-only use (export, diff).
+  virtual Result<std::vector<std::string>> layer_dirs(const std::string& key) = 0;
   // For diffing an Active snapshot: its own changes (overlay upper) and whether whiteouts are overlay-style.
-  // Native snapshots return the full tree; diff then compares against the parent (not supported yet).
+  // Native snapshots have no upper dir (Unimplemented): use commit_snapshot_diff (diff.h), which compares trees.
   virtual Result<std::string> upper_dir(const std::string& key) = 0;
 };
 

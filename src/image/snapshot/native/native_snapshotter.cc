@@ -187,3 +187,12 @@ Result<std::string> NativeSnapshotter::upper_dir(const std::string&) {
 }
 
 }  // namespace berth::image::snapshot
+
+namespace berth::image::snapshot {
+
+Result<std::vector<std::string>> NativeSnapshotter::layer_dirs(const std::string& key) {
+  BERTH_TRY(d_.stat(key));
+  return std::vector<std::string>{d_.dir(key) + "/fs"};
+}
+
+}  // namespace berth::image::snapshot

@@ -25,6 +25,7 @@ class NativeSnapshotter final : public Snapshotter {
   Status walk(const std::function<Status(const Info&)>& fn) override;
   Result<std::string> writable_dir(const std::string& key) override;
   Result<std::string> upper_dir(const std::string& key) override;
+  Result<std::vector<std::string>> layer_dirs(const std::string& key) override;
 
  private:
   explicit NativeSnapshotter(DirSnapshots d) : d_(std::move(d)) {}

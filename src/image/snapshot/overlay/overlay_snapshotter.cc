@@ -75,3 +75,14 @@ Result<std::string> OverlaySnapshotter::writable_dir(const std::string& key) {
 }
 
 }  // namespace berth::image::snapshot
+
+namespace berth::image::snapshot {
+
+Result<std::vector<std::string>> OverlaySnapshotter::layer_dirs(const std::string& key) {
+  BERTH_TRY(d_.stat(key));
+  std::vector<std::string> out{d_.dir(key) + "/fs"};
+  for (auto& p : BERTH_TRY(d_.parents(key))) out.push_back(d_.dir(p.key) + "/fs");
+  return out;
+}
+
+}  // namespace berth::image::snapshot

@@ -30,6 +30,7 @@ class OverlaySnapshotter final : public Snapshotter {
   Status walk(const std::function<Status(const Info&)>& fn) override;
   Result<std::string> writable_dir(const std::string& key) override;
   Result<std::string> upper_dir(const std::string& key) override { return writable_dir(key); }
+  Result<std::vector<std::string>> layer_dirs(const std::string& key) override;
 
  private:
   explicit OverlaySnapshotter(DirSnapshots d) : d_(std::move(d)) {}
