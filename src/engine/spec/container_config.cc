@@ -218,6 +218,7 @@ Result<MountSpec> parse_mount_spec(const json& j, const std::string& path) {
 }
 
 Status check_restart_policy(const RestartPolicy& p, const std::string& path) {
+  if (p.name.empty()) return ok();
   if (p.name == "always" || p.name == "unless-stopped" || p.name == "no") {
     if (p.maximum_retry_count != 0)
       return fail(Errc::InvalidArgument, "{}: maximum retry count cannot be used with restart policy '{}'", path,
@@ -254,7 +255,7 @@ const std::vector<std::string_view>& ulimit_names() {
 }
 
 Status check_log_config(const LogConfig& lc, const std::string& path) {
-  if (lc.type != "json-file" && lc.type != "none" && lc.type != "local")
+  if (!lc.type.empty() && lc.type != "json-file" && lc.type != "none" && lc.type != "local")
     return fail(Errc::InvalidArgument, "{}.Type: logger: no log driver named '{}' is registered", path, lc.type);
   if (lc.type == "none") {
     if (!lc.config.empty())
@@ -857,7 +858,7 @@ Status validate_host_config(const HostConfig& h) {
                 h.oom_score_adj);
   if (h.shm_size < 0) return fail(Errc::InvalidArgument, "HostConfig.ShmSize: SHM size can not be less than 0");
   BERTH_TRY(check_restart_policy(h.restart_policy, "HostConfig.RestartPolicy"));
-  if (h.auto_remove && h.restart_policy.name != "no")
+  if (h.auto_remove && !h.restart_policy.name.empty() && h.restart_policy.name != "no")
     return fail(Errc::InvalidArgument, "HostConfig.AutoRemove: can't create 'AutoRemove' container with restart policy");
   BERTH_TRY(check_log_config(h.log_config, "HostConfig.LogConfig"));
 
@@ -871,18 +872,18 @@ Status validate_host_config(const HostConfig& h) {
     return fail(Errc::InvalidArgument, "HostConfig.PortBindings: conflicting options: port publishing and the container type network mode");
   if (!h.pid_mode.empty() && h.pid_mode != "host")
     return fail(Errc::InvalidArgument, "HostConfig.PidMode: invalid --pid: {} (only \"host\" is supported)", h.pid_mode);
-  if (h.ipc_mode != "private" && h.ipc_mode != "shareable" && h.ipc_mode != "host" && h.ipc_mode != "none")
+  if (!h.ipc_mode.empty() && h.ipc_mode != "private" && h.ipc_mode != "shareable" && h.ipc_mode != "host" && h.ipc_mode != "none")
     return fail(Errc::InvalidArgument, "HostConfig.IpcMode: invalid IPC mode: {}", h.ipc_mode);
   if (!h.uts_mode.empty() && h.uts_mode != "host")
     return fail(Errc::InvalidArgument, "HostConfig.UTSMode: invalid UTS mode: {}", h.uts_mode);
   if (!h.userns_mode.empty() && h.userns_mode != "host")
     return fail(Errc::InvalidArgument, "HostConfig.UsernsMode: invalid USER mode: {} (user namespaces are not supported)",
                 h.userns_mode);
-  if (h.cgroupns_mode != "private" && h.cgroupns_mode != "host")
+  if (!h.cgroupns_mode.empty() && h.cgroupns_mode != "private" && h.cgroupns_mode != "host")
     return fail(Errc::InvalidArgument, "HostConfig.CgroupnsMode: invalid cgroup namespace mode: {}", h.cgroupns_mode);
   if (!h.isolation.empty() && h.isolation != "default")
     return fail(Errc::InvalidArgument, "HostConfig.Isolation: invalid isolation: {} on linux", h.isolation);
-  if (h.runtime != "berth")
+  if (!h.runtime.empty() && h.runtime != "berth" && h.runtime != "runc")
     return fail(Errc::InvalidArgument, "HostConfig.Runtime: unknown or invalid runtime name: {}", h.runtime);
   if (!h.volume_driver.empty() && h.volume_driver != "local")
     return fail(Errc::InvalidArgument, "HostConfig.VolumeDriver: volume driver \"{}\" is not supported", h.volume_driver);
