@@ -27,12 +27,6 @@ constexpr std::array<std::pair<Errc, const char*>, 10> kCodes = {{
     {Errc::Internal, "Internal"},
 }};
 
-const char* errc_wire_name(Errc c) {
-  for (const auto& [e, n] : kCodes)
-    if (e == c) return n;
-  return "Internal";
-}
-
 // Fills addr for path; a long path is reached through an O_PATH fd of its directory (kept in dirfd).
 Result<socklen_t> make_addr(const std::string& path, sockaddr_un& addr, UniqueFd& dirfd) {
   std::memset(&addr, 0, sizeof addr);
@@ -127,6 +121,12 @@ Status send_line(int fd, std::string_view line) {
     rest.remove_prefix(static_cast<size_t>(n));
   }
   return ok();
+}
+
+const char* errc_wire_name(Errc c) {
+  for (const auto& [e, n] : kCodes)
+    if (e == c) return n;
+  return "Internal";
 }
 
 Errc errc_from_name(std::string_view name) {

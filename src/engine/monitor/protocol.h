@@ -31,6 +31,7 @@ Status send_line(int fd, std::string_view line_without_newline);
 
 // Errc <-> the "code" strings of replies ("NotFound", ...).
 Errc errc_from_name(std::string_view name);
+const char* errc_wire_name(Errc c);
 std::string error_reply(const Error& e);
 // Parses a reply line: the JSON object of an ok reply, or the Error it carries.
 Result<nlohmann::json> parse_reply(std::string_view line);
