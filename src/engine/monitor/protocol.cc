@@ -92,6 +92,8 @@ Result<std::string> read_line(int fd, size_t max_len, int timeout_ms) {
     }
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_PEEK);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == ECONNRESET || errno == EPIPE))
+      return fail(Errc::Unavailable, "connection closed before a complete line");
     if (n < 0) return fail_errno("read from shim connection");
     if (n == 0) return fail(Errc::Unavailable, "connection closed before a complete line");
     auto* nl = static_cast<char*>(std::memchr(buf, '\n', static_cast<size_t>(n)));

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -363,6 +364,7 @@ int Shim::serve() {
     if (exited_ && !finalized_ && ((!ctr_.out && !ctr_.err) || now >= drain_deadline_)) finalize_container();
     for (auto& [id, e] : execs_)
       if (e->exited && !e->finalized && ((!e->io.out && !e->io.err) || now >= e->drain_deadline)) finalize_exec(*e);
+    update_interest();  // closes the streams that finalizing ended
     if (finalized_) {
       bool execs_done = true;
       for (auto& [id, e] : execs_)
@@ -1025,6 +1027,10 @@ int run_shim(const ShimConfig& config) {
     ::setsid();
   }
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  // Nothing the spawner leaked may live as long as the container (or reach it): close every fd but stdio
+  // and the report pipe.
+  if (config.report_fd > 3) ::syscall(SYS_close_range, 3u, static_cast<unsigned>(config.report_fd) - 1, 0u);
+  ::syscall(SYS_close_range, static_cast<unsigned>(std::max(config.report_fd, 2)) + 1, ~0u, 0u);
   if (::chdir("/") < 0) {
   }
   (void)mkdir_all(config.dir, 0711);
