@@ -68,6 +68,14 @@ int daemon_main(int argc, char** argv) {
   app.add_option("--tlscert", f.tlscert, "server certificate");
   app.add_option("--tlskey", f.tlskey, "server key");
   app.add_option("--snapshotter", f.cfg.snapshotter, "overlay or native (default: overlay when available)");
+  // objects: automatic disk GC and registries
+  app.add_option("--gc-high-watermark", f.cfg.gc_high_watermark,
+                 "collect unreferenced layers, snapshots and blobs when the data root's filesystem is fuller than "
+                 "this (percent; 0 = off)")->capture_default_str();
+  app.add_option("--gc-low-watermark", f.cfg.gc_low_watermark, "collect down to this usage (percent)")
+      ->capture_default_str();
+  app.add_option("--gc-interval", f.cfg.gc_interval_seconds, "seconds between disk usage checks")->capture_default_str();
+  app.add_option("--insecure-registry", f.cfg.insecure_registries, "registry host[:port] allowed over plain HTTP");
   app.add_option("--log-level", f.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", f.log_format, "json or text")->capture_default_str();
   try {

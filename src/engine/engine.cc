@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <fcntl.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -14,7 +15,10 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "engine/gc.h"
+#include "engine/image_transfer.h"
 #include "image/image_store.h"
+#include "image/registry/client.h"
 #include "image/registry/reference.h"
 
 namespace berth::engine {
@@ -300,7 +304,9 @@ class RealEngine final : public Engine {
     if (parsed.digest) return fail(Errc::InvalidArgument, "refusing to create a tag with a digest reference");
     std::lock_guard lk(mu_);
     auto e = BERTH_TRY(find_locked(ref));
-    return store_->tag(e.names.front(), parsed.str());
+    BERTH_TRY(store_->tag(e.names.front(), parsed.str()));
+    events_->publish("image", "tag", e.id, {{"name", familiar_name(parsed.str())}});
+    return ok();
   }
 
   Result<std::vector<DeleteItem>> image_remove(const std::string& ref, bool force) override {
@@ -320,9 +326,11 @@ class RealEngine final : public Engine {
     for (auto& n : to_untag) {
       BERTH_TRY(store_->remove(n));
       out.push_back({familiar_name(n), ""});
+      events_->publish("image", "untag", e.id, {{"name", familiar_name(n)}});
     }
     if (to_untag.size() == e.names.size()) {
       out.push_back({"", e.id});
+      events_->publish("image", "delete", e.id, {{"name", e.id}});
       auto pr = store_->prune();
       if (!pr) log::warn("engine: content gc after removing {}: {}", e.id, pr.error().message());
     }
@@ -352,7 +360,247 @@ class RealEngine final : public Engine {
     events_ = std::make_unique<EventBus>();
     volumes_ = BERTH_TRY(VolumeStore::open(cfg_.data_root + "/volumes", events_.get()));
     networks_ = BERTH_TRY(NetworkStore::open(cfg_.data_root + "/networks", events_.get()));
+    gc_policy_ = GcPolicy{cfg_.gc_high_watermark, cfg_.gc_low_watermark};
+    BERTH_TRY(gc_policy_.validate());
+    if (gc_policy_.high_watermark > 0 && cfg_.gc_interval_seconds > 0)
+      gc_runner_ = std::make_unique<DiskGcRunner>(std::chrono::seconds(cfg_.gc_interval_seconds), [this] {
+        auto r = disk_gc(false);
+        if (!r) log::warn("disk gc: {}", r.error().message());
+      });
     return ok();
+  }
+
+  std::string tmp_dir() const { return cfg_.data_root + "/tmp"; }
+
+  // ---- system df ----
+  Result<DiskUsage> system_df() override {
+    DiskUsage df;
+    auto cs = container_disk_usage();
+    if (cs) {
+      df.containers = std::move(*cs);
+      df.container_sizes_known = true;
+    } else if (cs.error().code() != Errc::Unimplemented) {
+      return fail(cs.error());
+    }
+    {
+      std::lock_guard lk(mu_);
+      auto all = BERTH_TRY(entries_locked());
+      std::map<std::string, int> layer_users;  // layer blob digest -> images using it
+      std::map<std::string, int64_t> layer_size;
+      for (auto& e : all) {
+        std::set<std::string> mine;
+        for (auto& l : e.resolved.manifest.layers)
+          if (mine.insert(l.digest.str()).second) {
+            layer_users[l.digest.str()]++;
+            layer_size[l.digest.str()] = static_cast<int64_t>(l.size);
+          }
+      }
+      for (auto& [d, sz] : layer_size) df.layers_size += sz;
+      for (auto& e : all) {
+        ImageDiskUsage iu;
+        iu.summary = summary(e);
+        std::set<std::string> mine;
+        for (auto& l : e.resolved.manifest.layers)
+          if (mine.insert(l.digest.str()).second && layer_users[l.digest.str()] > 1) iu.shared_size += static_cast<int64_t>(l.size);
+        for (auto& c : df.containers)
+          if (c.image_id == e.id) iu.containers++;
+        df.images.push_back(std::move(iu));
+      }
+    }
+    for (auto& v : BERTH_TRY(volumes_->list())) {
+      VolumeDiskUsage vu;
+      vu.size = volumes_->usage(v.name).value_or(-1);
+      vu.ref_count = static_cast<int64_t>(v.refs.size());
+      vu.volume = std::move(v);
+      df.volumes.push_back(std::move(vu));
+    }
+    return df;
+  }
+
+  // ---- registry login ----
+  Status registry_login(const RegistryAuth& auth) override {
+    std::string key = image::registry::normalize_registry_key(auth.server_address.empty() ? "docker.io" : auth.server_address);
+    image::registry::ClientOptions co;
+    co.insecure_registries = cfg_.insecure_registries;
+    co.credentials[key] = {auth.username, auth.password, auth.identity_token};
+    image::registry::RegistryClient client(co);
+    auto st = client.login(key);
+    if (!st) {
+      if (st.error().code() == Errc::PermissionDenied)
+        return fail(Errc::PermissionDenied, "Get \"https://{}/v2/\": unauthorized: incorrect username or password", key);
+      return st;
+    }
+    return ok();
+  }
+
+  // ---- image transfer ----
+  Status image_pull(const PullRequest& req, const ProgressFn& progress) override {
+    std::string ref = BERTH_TRY(pull_reference(req.from_image, req.tag));
+    image::PullOptions po;
+    if (!req.platform.empty()) po.platform = BERTH_TRY(oci::Platform::parse(req.platform));
+    po.access = registry_access(req.auth, ref, cfg_.insecure_registries);
+    bool gone = false;
+    po.progress = [&](const image::ProgressEvent& ev) {
+      if (gone) return;
+      for (auto& m : to_json_messages(ev))
+        if (!progress(m)) gone = true;  // the client left: the pull still completes
+    };
+    image::PullResult res;
+    {
+      std::lock_guard lk(mu_);
+      res = BERTH_TRY(store_->pull(ref, po));
+    }
+    events_->publish("image", "pull", familiar_name(res.name), {{"name", familiar_name(res.name)}});
+    if (gc_runner_) gc_runner_->kick();
+    return ok();
+  }
+
+  Status image_push(const std::string& name, const std::string& tag, const RegistryAuth& auth,
+                    const ProgressFn& progress) override {
+    std::vector<std::string> refs;
+    {
+      std::lock_guard lk(mu_);
+      if (!tag.empty()) {
+        refs.push_back(BERTH_TRY(find_locked(name + ":" + tag)).names.front());
+        auto n = BERTH_TRY(registry::parse_reference(name + ":" + tag));
+        refs.back() = n.str();
+      } else {
+        // every tag of the repository
+        auto repo = BERTH_TRY(registry::parse_reference(name));
+        for (auto& rec : BERTH_TRY(store_->list()))
+          if (rec.name.starts_with(repo.name() + ":")) refs.push_back(rec.name);
+        if (refs.empty()) return fail(Errc::NotFound, "An image does not exist locally with the tag: {}", name);
+      }
+    }
+    bool gone = false;
+    for (auto& ref : refs) {
+      image::PushOptions po;
+      po.access = registry_access(auth, ref, cfg_.insecure_registries);
+      po.progress = [&](const image::ProgressEvent& ev) {
+        if (gone) return;
+        for (auto& m : to_json_messages(ev))
+          if (!progress(m)) gone = true;
+      };
+      {
+        std::lock_guard lk(mu_);
+        if (!store_->metadata().get_image(ref))
+          return fail(Errc::NotFound, "An image does not exist locally with the tag: {}", familiar_name(ref));
+        BERTH_TRY(store_->push(ref, po));
+      }
+      events_->publish("image", "push", familiar_name(ref), {{"name", familiar_name(ref)}});
+    }
+    return ok();
+  }
+
+  Result<std::string> image_import(const BodyReader& body, const std::string& repo, const std::string& tag) override {
+    std::string name;
+    if (!repo.empty()) {
+      auto n = BERTH_TRY(pull_reference(repo, tag));
+      name = BERTH_TRY(image::normalize_name(n));
+    }
+    std::string path = BERTH_TRY(spool_to_file(body, tmp_dir(), "import"));
+    struct Unlink {
+      std::string p;
+      ~Unlink() { ::unlink(p.c_str()); }
+    } cleanup{path};
+    std::lock_guard lk(mu_);
+    // An untagged import still needs a record name in the image store: a digest-less placeholder that the
+    // engine shows as dangling (<none>:<none>).
+    std::string record = name.empty() ? fmt::format("berth.local/imported:{}", id_.substr(0, 12) + std::to_string(::time(nullptr))) : name;
+    auto desc = BERTH_TRY(store_->import_rootfs(path, record));
+    if (name.empty()) {  // keep it under a digest name only: the engine shows it as <none>:<none>
+      std::string digest_name = "berth.local/imported@" + desc.digest.str();
+      if (store_->tag(record, digest_name) && store_->remove(record)) record = digest_name;
+    }
+    auto r = BERTH_TRY(store_->resolve(record));
+    std::string id = r.config_digest.str();
+    events_->publish("image", "import", id, {{"name", name.empty() ? id : familiar_name(name)}});
+    return id;
+  }
+
+  Result<UniqueFd> image_save(const std::vector<std::string>& names) override {
+    BERTH_TRY(mkdir_all(tmp_dir(), 0700));
+    std::string path = tmp_dir() + "/save-XXXXXX";
+    UniqueFd tmp(::mkostemp(path.data(), O_CLOEXEC));
+    if (!tmp) return fail_errno("create a temp file in `{}`", tmp_dir());
+    tmp.reset();
+    struct Unlink {
+      std::string p;
+      ~Unlink() { ::unlink(p.c_str()); }
+    } cleanup{path};
+    std::vector<std::string> records;
+    {
+      std::lock_guard lk(mu_);
+      for (auto& n : names) {
+        auto e = BERTH_TRY(find_locked(n));
+        auto nm = named_match(n);
+        records.push_back(nm && std::find(e.names.begin(), e.names.end(), *nm) != e.names.end() ? *nm : e.names.front());
+      }
+      BERTH_TRY(store_->save(records, path, false));
+    }
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_errno("open `{}`", path);
+    for (auto& r : records) events_->publish("image", "save", familiar_name(r), {{"name", familiar_name(r)}});
+    return fd;  // the file is unlinked on return; the fd keeps it until the stream is done
+  }
+
+  Result<std::vector<std::string>> image_load(const BodyReader& body) override {
+    std::string path = BERTH_TRY(spool_to_file(body, tmp_dir(), "load"));
+    struct Unlink {
+      std::string p;
+      ~Unlink() { ::unlink(p.c_str()); }
+    } cleanup{path};
+    std::vector<std::string> out;
+    {
+      std::lock_guard lk(mu_);
+      auto names = BERTH_TRY(store_->load(path));
+      for (auto& n : names) out.push_back(familiar_name(n));
+    }
+    for (auto& n : out) events_->publish("image", "load", n, {{"name", n}});
+    if (gc_runner_) gc_runner_->kick();
+    return out;
+  }
+
+  // ---- disk GC ----
+  class StoreGcActions final : public GcActions {
+   public:
+    explicit StoreGcActions(RealEngine& e) : e_(e) {}
+    Result<uint64_t> collect_unreferenced() override {
+      auto pr = BERTH_TRY(e_.store_->prune());
+      return static_cast<uint64_t>(pr.content.bytes_freed);
+    }
+    Result<std::vector<std::string>> dangling_images() override {
+      auto all = BERTH_TRY(e_.entries_locked());
+      std::vector<std::pair<int64_t, std::string>> d;
+      for (auto& en : all) {
+        bool tagged = std::any_of(en.names.begin(), en.names.end(), [](auto& n) { return n.find('@') == std::string::npos; });
+        if (!tagged) d.push_back({parse_rfc3339(en.resolved.config.created), en.id});
+      }
+      std::sort(d.begin(), d.end());
+      std::vector<std::string> out;
+      for (auto& [t, id] : d) out.push_back(id);
+      return out;
+    }
+    Status remove_image(const std::string& id) override {
+      auto en = BERTH_TRY(e_.find_locked(id));
+      for (auto& n : en.names) BERTH_TRY(e_.store_->remove(n));
+      e_.events_->publish("image", "delete", id, {{"name", id}});
+      return ok();
+    }
+
+   private:
+    RealEngine& e_;
+  };
+
+  Result<GcReport> disk_gc(bool force) override {
+    std::lock_guard lk(mu_);
+    StoreGcActions actions(*this);
+    std::string root = cfg_.data_root;
+    auto rep = BERTH_TRY(run_disk_gc(gc_policy_, [root] { return statvfs_usage(root); }, actions, force));
+    if (rep.ran)
+      log::info("disk gc: {:.1f}% -> {:.1f}% used, {} bytes freed, {} dangling images removed", rep.used_percent_before,
+                rep.used_percent_after, rep.bytes_freed, rep.images_removed.size());
+    return rep;
   }
 
   Result<Volume> volume_create(const VolumeCreateRequest& req) override { return volumes_->create(req); }
@@ -513,6 +761,8 @@ class RealEngine final : public Engine {
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<VolumeStore> volumes_;
   std::unique_ptr<NetworkStore> networks_;
+  GcPolicy gc_policy_;
+  std::unique_ptr<DiskGcRunner> gc_runner_;  // last: stopped (joined) before the stores go
 };
 
 }  // namespace

@@ -199,6 +199,7 @@ struct JsonMessage {
   std::string status, id;
   int64_t current = -1, total = -1;  // progressDetail {current,total} when current >= 0
   bool empty_detail = false;         // "progressDetail":{} (Already exists, Pull complete, ...)
+  std::string progress;              // docker's bar text: "[=====>     ]  1.2MB/5.6MB"
   std::string stream;
   std::string aux_json;  // a JSON object, verbatim
   std::string error;     // errorDetail.message and error
@@ -364,8 +365,9 @@ class Engine {
   virtual Status registry_login(const RegistryAuth& auth);
 
   // POST /images/create?fromImage=&tag=: pulls and unpacks, reporting docker's JSON progress messages to
-  // `progress` (called from the calling thread only). Errors before the first message are the caller's
-  // HTTP errors (NotFound for a missing manifest); later ones go in-stream.
+  // `progress` (calls are serialised but may come from worker threads). The caller decides which errors are
+  // still HTTP errors (nothing but "Pulling from" sent yet: NotFound for a missing manifest) and which go
+  // in-stream.
   virtual Status image_pull(const PullRequest& req, const ProgressFn& progress);
   // POST /images/{name}/push?tag=: tag "" pushes every tag of the repository.
   virtual Status image_push(const std::string& name, const std::string& tag, const RegistryAuth& auth,

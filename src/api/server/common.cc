@@ -76,6 +76,7 @@ Result<json> read_json_body(http::ServerRequest& q) {
 
 bool large_body_route(std::string_view method, std::string_view path) {
   if (method == "POST" && (path == "/images/load" || path == "/build")) return true;
+  if (method == "POST" && path == "/images/create") return true;  // fromSrc=- (import): a rootfs tarball
   if (method == "PUT" && path.starts_with("/containers/") && path.ends_with("/archive")) return true;
   return false;
 }
