@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <malloc.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -15,6 +17,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -130,6 +134,37 @@ Result<UniqueFd> recv_fd(int sock) {
   int fd;
   std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
   return UniqueFd(fd);
+}
+
+// Drops the shim's resident pages of its own (read-only) program text and data: creating a container or an
+// exec runs most of the runtime library once, and those pages would otherwise stay counted in the shim's RSS
+// for the container's life. They are page cache shared by every shim; the loop faults back in the few it
+// uses. Writable mappings are left alone (MADV_DONTNEED would discard their contents).
+void trim_resident_text() {
+  // The read-only mappings of our own binary, found once.
+  static std::vector<std::pair<uintptr_t, size_t>> ranges = [] {
+    std::vector<std::pair<uintptr_t, size_t>> out;
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return out;
+    exe[n] = 0;
+    FILE* f = std::fopen("/proc/self/maps", "re");
+    if (!f) return out;
+    char line[4096 + 128];
+    while (std::fgets(line, sizeof line, f)) {
+      unsigned long lo, hi;
+      char perms[8];
+      int path_at = 0;
+      if (std::sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) < 3 || path_at == 0) continue;
+      std::string_view path(line + path_at);
+      while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.remove_suffix(1);
+      if (path == exe && perms[1] != 'w') out.emplace_back(lo, hi - lo);
+    }
+    std::fclose(f);
+    return out;
+  }();
+  for (const auto& [lo, len] : ranges) ::madvise(reinterpret_cast<void*>(lo), len, MADV_DONTNEED);
+  ::malloc_trim(0);
 }
 
 Result<bool> get_bool(const json& j, const char* key, bool def) {
@@ -403,7 +438,14 @@ int Shim::serve() {
     }
     update_interest();
   }
+  // Last call: no new connections; those already queued (a wait that raced the exit) get their answer
+  // if their request has arrived, rather than a reset.
   ::unlink((cfg_.dir + "/shim.sock").c_str());
+  on_accept();
+  std::vector<int> fds;
+  for (auto& [fd, c] : conns_)
+    if (c->kind == ConnKind::Request) fds.push_back(fd);
+  for (int fd : fds) on_conn(fd, EPOLLIN);
   ::unlink((cfg_.dir + "/shim.pid").c_str());
   ::unlink((cfg_.dir + "/console.sock").c_str());
   return 0;
@@ -604,6 +646,8 @@ void Shim::handle_request(Conn& c, std::string_view line, std::string_view rest)
   bool replied = false;
   Status st = do_request(c, *req, rest, replied);
   if (!st && !replied) reply_error(c, st.error());
+  // Requests are rare and most run parts of the runtime library: give those pages back (see above).
+  trim_resident_text();
 }
 
 Stdio* Shim::stdin_target(const Conn& c) {
@@ -1031,6 +1075,9 @@ int run_shim(const ShimConfig& config) {
   // and the report pipe.
   if (config.report_fd > 3) ::syscall(SYS_close_range, 3u, static_cast<unsigned>(config.report_fd) - 1, 0u);
   ::syscall(SYS_close_range, static_cast<unsigned>(std::max(config.report_fd, 2)) + 1, ~0u, 0u);
+  // The report pipe must reach no hook or container process: spawn_shim reads it to EOF.
+  if (config.report_fd >= 0) ::fcntl(config.report_fd, F_SETFD, FD_CLOEXEC);
+  ::umask(022);
   if (::chdir("/") < 0) {
   }
   (void)mkdir_all(config.dir, 0711);
@@ -1061,6 +1108,7 @@ int run_shim(const ShimConfig& config) {
     (void)write_all(config.report_fd, fmt::format("ok {} {}\n", ::getpid(), shim.init_pid()));
     ::close(config.report_fd);
   }
+  trim_resident_text();
   return shim.serve();
 }
 
