@@ -3,8 +3,14 @@
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -33,6 +39,90 @@ using image::registry::RegistryClient;
 struct Logged {
   std::string method, target, range;
   int status;
+  std::string content_range;
+};
+
+// A TCP relay to the registry that cuts every connection once `cut_after` bytes have gone towards the
+// registry in total (in the middle of whatever request is then under way), then relays normally.
+class CuttingProxy {
+ public:
+  CuttingProxy(uint16_t target, int64_t cut_after) : target_(target), cut_after_(cut_after) {
+    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(lfd_, 16), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    accepter_ = std::thread([this] { accept_loop(); });
+  }
+  ~CuttingProxy() {
+    ::shutdown(lfd_, SHUT_RDWR);
+    accepter_.join();
+    {
+      std::lock_guard lk(mu_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : pumps_) t.join();
+    for (int fd : fds_) ::close(fd);
+    ::close(lfd_);
+  }
+  uint16_t port() const { return port_; }
+  bool cut() const { return cut_; }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      int c = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(target_);
+      if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+        ::close(c);
+        ::close(s);
+        continue;
+      }
+      std::lock_guard lk(mu_);
+      fds_.push_back(c);
+      fds_.push_back(s);
+      pumps_.emplace_back([this, c, s] { pump(c, s, true); });
+      pumps_.emplace_back([this, c, s] { pump(s, c, false); });
+    }
+  }
+  void pump(int from, int to, bool upstream) {
+    std::vector<char> buf(16384);
+    for (;;) {
+      ssize_t n = ::read(from, buf.data(), buf.size());
+      if (n <= 0) break;
+      if (upstream && !cut_) {
+        int64_t before = sent_.fetch_add(n);
+        if (before + n > cut_after_ && !cut_.exchange(true)) {
+          (void)!::write(to, buf.data(), static_cast<size_t>(cut_after_ - before));
+          ::shutdown(from, SHUT_RDWR);
+          ::shutdown(to, SHUT_RDWR);
+          return;
+        }
+      }
+      if (::send(to, buf.data(), static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+    }
+    ::shutdown(to, SHUT_WR);
+  }
+
+  uint16_t target_;
+  int64_t cut_after_;
+  int lfd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int64_t> sent_{0};
+  std::atomic<bool> cut_{false};
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> pumps_;
+  std::thread accepter_;
 };
 
 class Registry : public ::testing::Test {
@@ -44,7 +134,7 @@ class Registry : public ::testing::Test {
     o.htpasswd = htpasswd;
     o.observer = [this](const std::string& m, const std::string& t, const http::Headers& h, int status) {
       std::lock_guard lk(mu_);
-      log_.push_back({m, t, h.get("Range").value_or(""), status});
+      log_.push_back({m, t, h.get("Range").value_or(""), status, h.get("Content-Range").value_or("")});
     };
     srv_ = RegistryServer::start(o).value();
     host_ = fmt::format("127.0.0.1:{}", srv_->port());
@@ -512,6 +602,83 @@ TEST_F(Registry, ManifestsTagsCatalogReferrersAndGc) {
   EXPECT_EQ(stats.blobs_kept, 3);     // image manifest, its config and layer
   EXPECT_TRUE(st->get_manifest("app", "v1"));
   EXPECT_EQ(st->stat_blob("app", sd).error().code(), Errc::NotFound);
+}
+
+TEST_F(Registry, InterruptedChunkedPushResumesAtTheRegistrysOffset) {
+  start();
+  auto src = store("src");
+  auto md = make_image(*src, 1, 1 << 20, 9);
+  auto m = oci::parse_manifest(image::registry::read_blob(*src, md).value()).value();
+  CuttingProxy proxy(srv_->port(), 400000);  // mid-way through the layer's chunks
+  RegistryClient client({});
+  auto ref = parse_reference(fmt::format("127.0.0.1:{}/app:v1", proxy.port())).value();
+  image::registry::PushOptions po;
+  po.chunk_size = 64 << 10;
+  take_log();
+  auto pushed = client.push(ref, *src, md, po);
+  ASSERT_TRUE(pushed) << pushed.error().message();
+  EXPECT_TRUE(proxy.cut());
+  // After the cut: a GET of the upload session, then PATCHes continuing at the offset the registry reported
+  // (inside a chunk, since the cut fell mid-request), never a restart from 0.
+  auto log = take_log();
+  bool status_asked = false, resumed_mid_chunk = false;
+  for (const auto& l : log) {
+    if (l.method == "GET" && l.target.find("/blobs/uploads/") != std::string::npos) status_asked = true;
+    if (status_asked && l.method == "PATCH" && !l.content_range.empty()) {
+      int64_t start = std::stoll(l.content_range);
+      resumed_mid_chunk = resumed_mid_chunk || start % (64 << 10) != 0;
+      EXPECT_GT(start, 0);
+    }
+  }
+  EXPECT_TRUE(status_asked);
+  EXPECT_TRUE(resumed_mid_chunk);
+  // The registry has exactly our bytes.
+  auto dst = store("dst");
+  auto direct = parse_reference(host_ + "/app:v1").value();
+  ASSERT_TRUE(client.pull(direct, *dst));
+  EXPECT_EQ(image::registry::read_blob(*dst, m.layers[0].digest, 2 << 20).value(),
+            image::registry::read_blob(*src, m.layers[0].digest, 2 << 20).value());
+}
+
+TEST(RegistryClientTimeouts, StalledServerAndUnansweredConnectFail) {
+  // A listener that accepts and then says nothing.
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 8), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  image::registry::ClientOptions co;
+  co.io_timeout_ms = 300;
+  co.connect_timeout_ms = 300;
+  RegistryClient client(co);
+  auto st = client.ping(fmt::format("127.0.0.1:{}", ntohs(a.sin_port)));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::Unavailable);
+  EXPECT_NE(st.error().message().find("I/O timeout"), std::string::npos) << st.error().message();
+  ::close(lfd);
+
+  // A listener whose accept queue is full: the SYN is dropped, the connect never completes.
+  int full = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  a.sin_port = 0;
+  ASSERT_EQ(::bind(full, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(full, 0), 0);
+  len = sizeof a;
+  ::getsockname(full, reinterpret_cast<sockaddr*>(&a), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int f = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    (void)::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(f);
+  }
+  auto c = client.ping(fmt::format("127.0.0.1:{}", ntohs(a.sin_port)));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Errc::Unavailable);
+  EXPECT_NE(c.error().message().find("timed out"), std::string::npos) << c.error().message();
+  for (int f : fillers) ::close(f);
+  ::close(full);
 }
 
 }  // namespace

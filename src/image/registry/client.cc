@@ -112,8 +112,10 @@ struct RegistryClient::Impl {
   std::map<std::string, Endpoint> endpoints;  // by registry
 
   explicit Impl(ClientOptions o) : opts(std::move(o)) {
-    http = http::Client::make({.tls_verify = true, .ca_file = opts.ca_file});
-    http_noverify = http::Client::make({.tls_verify = false});
+    http = http::Client::make({.tls_verify = true, .ca_file = opts.ca_file,
+                               .connect_timeout_ms = opts.connect_timeout_ms, .io_timeout_ms = opts.io_timeout_ms});
+    http_noverify = http::Client::make({.tls_verify = false, .connect_timeout_ms = opts.connect_timeout_ms,
+                                        .io_timeout_ms = opts.io_timeout_ms});
   }
 
   bool is_insecure(const std::string& registry) const {
@@ -379,6 +381,26 @@ struct RegistryClient::Impl {
     return http::resolve_url(base, *loc);
   }
 
+  // GET on an upload session: the offset the registry holds (from "Range: 0-<last>") and the URL to continue at.
+  Result<std::pair<int64_t, http::Url>> upload_offset(const std::string& registry, const std::string& scope,
+                                                      const http::Url& upload) {
+    http::ClientRequest req;
+    req.url = upload;
+    auto r = BERTH_TRY(send(registry, {scope}, req));
+    if (r.status != 204 && r.status != 200) return fail(response_error(r, "upload status"));
+    int64_t next = 0;
+    if (auto range = r.headers.get("Range")) {
+      auto dash = range->find('-');
+      if (dash != std::string::npos) {
+        int64_t last = std::strtoll(range->c_str() + dash + 1, nullptr, 10);
+        next = last > 0 ? last + 1 : 0;  // "0-0" is also what an empty session reports
+      }
+    }
+    http::Url at = upload;
+    if (r.headers.get("Location")) at = BERTH_TRY(resolve_location(registry, r));
+    return std::make_pair(next, at);
+  }
+
   // Uploads one blob; returns the state reached (Pushed, AlreadyExists, Mounted).
   Result<ProgressState> push_blob(const Reference& ref, BlobStore& store, const oci::Descriptor& d,
                                   const PushOptions& po) {
@@ -443,6 +465,7 @@ struct RegistryClient::Impl {
     int64_t chunk = po.chunk_size > 0 ? po.chunk_size : total;
     int64_t off = 0;
     if (po.chunk_size > 0) {
+      int failures = 0;
       while (off < total) {
         int64_t len = std::min(chunk, total - off);
         http::ClientRequest patch;
@@ -452,10 +475,22 @@ struct RegistryClient::Impl {
         patch.headers.add("Content-Range", fmt::format("{}-{}", off, off + len - 1));
         patch.body_length = static_cast<uint64_t>(len);
         patch.body_reader = body_from(off, len);
-        auto r = BERTH_TRY(send(ref.registry, {pushpull}, patch));
-        if (r.status != 202) return fail(response_error(r, fmt::format("upload chunk of {}", d.digest)));
-        upload = BERTH_TRY(resolve_location(ref.registry, r));
-        off += len;
+        auto r = send(ref.registry, {pushpull}, patch);
+        if (r && r->status == 202) {
+          upload = BERTH_TRY(resolve_location(ref.registry, *r));
+          off += len;
+          continue;
+        }
+        Error err = r ? response_error(*r, fmt::format("upload chunk of {}", d.digest)) : std::move(r).error();
+        bool again = r ? (r->status == 416 || r->status >= 500) : err.code() == Errc::Unavailable;
+        if (!again || ++failures >= opts.upload_attempts) return fail(std::move(err));
+        // The connection dropped (or the registry lost track): ask where the session stands, continue there.
+        auto at = upload_offset(ref.registry, pushpull, *upload);
+        if (!at) return fail(std::move(err).wrap(at.error().message()));
+        log::info("push {}: chunk at {} failed ({}); resuming at the registry's offset {}", d.digest, off,
+                  err.message(), at->first);
+        off = at->first;
+        upload = at->second;
       }
     }
     http::ClientRequest put;

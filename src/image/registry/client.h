@@ -60,6 +60,11 @@ struct ClientOptions {
   int max_concurrent_downloads = 3;
   int max_concurrent_uploads = 3;
   std::string ca_file;
+  // Connect (TCP + TLS handshake) and I/O stall timeouts, milliseconds (0 = none). A stalled blob transfer
+  // fails Unavailable and is resumed like a dropped connection.
+  int connect_timeout_ms = 30000;
+  int io_timeout_ms = 60000;
+  int upload_attempts = 3;  // chunked uploads resume from the registry's offset after a failed PATCH
 };
 
 struct PullOptions {

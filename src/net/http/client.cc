@@ -8,8 +8,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <atomic>
 #include <boost/asio/connect.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <set>
+#include <thread>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -37,6 +44,23 @@ struct Conn {
   int fd() { return plain ? plain->native_handle() : tls->next_layer().native_handle(); }
 };
 
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A socket under a deadline: the client's watchdog shuts it down (so a blocked read or write returns) when the
+// deadline passes; bump() moves the deadline on after progress.
+struct Watch {
+  int fd = -1;
+  int64_t period_ms = 0;
+  std::atomic<int64_t> deadline{0};
+  std::atomic<bool> fired{false};
+  void bump() {
+    if (period_ms > 0) deadline = now_ms() + period_ms;
+  }
+};
+
 // An idle keep-alive connection that is readable has been closed (or sent garbage) by the peer.
 bool still_open(Conn& c) {
   if (c.buf.size() > 0) return false;
@@ -45,10 +69,11 @@ bool still_open(Conn& c) {
 }
 
 template <class Stream>
-Status write_all(Stream& s, std::string_view data) {
+Status write_all(Stream& s, std::string_view data, Watch* w = nullptr) {
   beast::error_code ec;
   asio::write(s, asio::buffer(data.data(), data.size()), ec);
   if (ec) return fail(Errc::Unavailable, "send request: {}", ec.message());
+  if (w) w->bump();
   return ok();
 }
 
@@ -60,7 +85,7 @@ struct Outcome {
 
 template <class Stream>
 Result<Outcome> exchange(Stream& s, Conn& c, const ClientRequest& req, const Url& url, const BodySink& sink,
-                         size_t max_body) {
+                         size_t max_body, Watch* w) {
   Outcome out;
   out.resp.final_url = url;
   bool has_body = req.body_reader || !req.body.empty() || req.method == "POST" || req.method == "PUT" ||
@@ -95,7 +120,7 @@ Result<Outcome> exchange(Stream& s, Conn& c, const ClientRequest& req, const Url
         if (n == 0) break;
         sent += n;
         if (sent > len) return fail(Errc::Internal, "request body longer than its Content-Length {}", len);
-        BERTH_TRY(write_all(s, std::string_view(buf.data(), n)));
+        BERTH_TRY(write_all(s, std::string_view(buf.data(), n), w));
       }
       if (sent != len) return fail(Errc::Internal, "request body of {} bytes, Content-Length {}", sent, len);
     } else {
@@ -126,6 +151,7 @@ Result<Outcome> exchange(Stream& s, Conn& c, const ClientRequest& req, const Url
     m.body().data = buf.data();
     m.body().size = buf.size();
     bhttp::read_some(s, c.buf, p, ec);
+    if (w) w->bump();
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) return fail(Errc::Unavailable, "read response body from {}: {}", url.origin(), ec.message());
     size_t got = buf.size() - m.body().size;
@@ -152,6 +178,15 @@ class ClientImpl final : public Client {
     tls_.set_default_verify_paths(ec);
     if (!opts_.ca_file.empty()) tls_.load_verify_file(opts_.ca_file, ec);
     tls_.set_verify_mode(opts_.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  }
+
+  ~ClientImpl() override {
+    {
+      std::lock_guard lk(wmu_);
+      wstop_ = true;
+    }
+    wcv_.notify_all();
+    if (wthread_.joinable()) wthread_.join();
   }
 
   Result<ClientResponse> send(const ClientRequest& req, const BodySink& sink) override {
@@ -204,20 +239,96 @@ class ClientImpl final : public Client {
     auto eps = resolver.resolve(url.host, std::to_string(url.port), ec);
     if (ec) return fail(Errc::Unavailable, "resolve `{}`: {}", url.host, ec.message());
     tcp::socket sock(io_);
-    asio::connect(sock, eps, ec);
-    if (ec) return fail(Errc::Unavailable, "connect to {}: {}", url.host_header(), ec.message());
+    if (opts_.connect_timeout_ms > 0) {
+      BERTH_TRY(connect_with_timeout(sock, eps, url));
+    } else {
+      asio::connect(sock, eps, ec);
+      if (ec) return fail(Errc::Unavailable, "connect to {}: {}", url.host_header(), ec.message());
+    }
     sock.set_option(tcp::no_delay(true), ec);
     if (url.scheme == "https") {
       c->tls = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(sock), tls_);
       if (!SSL_set_tlsext_host_name(c->tls->native_handle(), url.host.c_str()))
         return fail(Errc::Internal, "TLS: set SNI for `{}`", url.host);
       if (opts_.tls_verify) c->tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
+      Watch w;
+      w.fd = c->fd();
+      w.period_ms = opts_.connect_timeout_ms;
+      WatchGuard g(*this, w);
       c->tls->handshake(asio::ssl::stream_base::client, ec);
+      if (w.fired) return fail(Errc::Unavailable, "TLS handshake with {}: timed out", url.host_header());
       if (ec) return fail(Errc::Unavailable, "TLS handshake with {}: {}", url.host_header(), ec.message());
     } else {
       c->plain = std::make_unique<tcp::socket>(std::move(sock));
     }
     return c;
+  }
+
+  // TCP connect to the first endpoint that answers within connect_timeout_ms each.
+  Status connect_with_timeout(tcp::socket& sock, const tcp::resolver::results_type& eps, const Url& url) {
+    std::string last = "no address";
+    for (const auto& e : eps) {
+      const auto& ep = e.endpoint();
+      int fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) return fail_errno("socket");
+      int r = ::connect(fd, ep.data(), static_cast<socklen_t>(ep.size()));
+      if (r < 0 && errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int pr;
+        do pr = ::poll(&p, 1, opts_.connect_timeout_ms);
+        while (pr < 0 && errno == EINTR);
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (pr == 0) err = ETIMEDOUT;
+        else if (pr < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        r = err ? -1 : 0;
+        errno = err;
+      }
+      if (r < 0) {
+        last = std::strerror(errno);
+        ::close(fd);
+        continue;
+      }
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      beast::error_code ec;
+      sock.assign(ep.protocol(), fd, ec);
+      if (ec) {
+        ::close(fd);
+        return fail(Errc::Internal, "adopt socket: {}", ec.message());
+      }
+      return ok();
+    }
+    return fail(Errc::Unavailable, "connect to {}: {}", url.host_header(), last);
+  }
+
+  struct WatchGuard {
+    ClientImpl& c;
+    Watch& w;
+    WatchGuard(ClientImpl& ci, Watch& wi) : c(ci), w(wi) {
+      if (w.period_ms <= 0) return;
+      w.bump();
+      std::lock_guard lk(c.wmu_);
+      c.watches_.insert(&w);
+      if (!c.wthread_.joinable()) c.wthread_ = std::thread([&cl = c] { cl.watch_loop(); });
+    }
+    ~WatchGuard() {
+      if (w.period_ms <= 0) return;
+      std::lock_guard lk(c.wmu_);
+      c.watches_.erase(&w);
+    }
+  };
+
+  void watch_loop() {
+    std::unique_lock lk(wmu_);
+    while (!wstop_) {
+      wcv_.wait_for(lk, std::chrono::milliseconds(50));
+      int64_t now = now_ms();
+      for (auto* w : watches_)
+        if (!w->fired && now > w->deadline) {
+          w->fired = true;
+          ::shutdown(w->fd, SHUT_RDWR);  // the blocked read or write returns
+        }
+    }
   }
 
   std::unique_ptr<Conn> take_idle(const std::string& origin) {
@@ -245,8 +356,14 @@ class ClientImpl final : public Client {
       std::unique_ptr<Conn> c = (can_replay && attempt == 0) ? take_idle(url.origin()) : nullptr;
       bool pooled = c != nullptr;
       if (!c) c = BERTH_TRY(connect(url));
-      Result<Outcome> r = c->plain ? exchange(*c->plain, *c, req, url, sink, opts_.max_buffered_body)
-                                   : exchange(*c->tls, *c, req, url, sink, opts_.max_buffered_body);
+      Watch w;
+      w.fd = c->fd();
+      w.period_ms = opts_.unix_socket.empty() ? opts_.io_timeout_ms : 0;
+      WatchGuard g(*this, w);
+      Result<Outcome> r = c->plain ? exchange(*c->plain, *c, req, url, sink, opts_.max_buffered_body, &w)
+                                   : exchange(*c->tls, *c, req, url, sink, opts_.max_buffered_body, &w);
+      if (w.fired)
+        return fail(Errc::Unavailable, "{}: no progress for {} ms (I/O timeout)", url.host_header(), w.period_ms);
       if (!r) return fail(std::move(r).error());
       if (r->sent_nothing) {
         if (pooled) continue;
@@ -263,6 +380,11 @@ class ClientImpl final : public Client {
   asio::ssl::context tls_;
   std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Conn>>> idle_;
+  std::mutex wmu_;
+  std::condition_variable wcv_;
+  std::set<Watch*> watches_;
+  std::thread wthread_;
+  bool wstop_ = false;
 };
 
 }  // namespace

@@ -46,6 +46,10 @@ struct ClientOptions {
   bool tls_verify = true;
   std::string ca_file;  // extra trusted CA (PEM)
   size_t max_buffered_body = 16 << 20;
+  // Timeouts in milliseconds (0 = none). connect: TCP connect plus TLS handshake. io: the longest wait without
+  // a byte sent or received once a request is under way; a request that stalls longer fails Unavailable.
+  int connect_timeout_ms = 0;
+  int io_timeout_ms = 0;
   // When set, every connection goes to this unix socket (plain http; the URL's host is only the Host header).
   std::string unix_socket;
 };
