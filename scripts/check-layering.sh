@@ -8,7 +8,7 @@ allowed() {  # module -> space-separated list of include prefixes it may use
   case "$1" in
     base) echo "base" ;;
     sys) echo "base sys" ;;
-    oci) echo "base oci" ;;
+    oci) echo "base sys oci" ;;
     runtime/cgroup|runtime/seccomp) echo "base sys oci $1" ;;
     runtime/rootfs) echo "base sys oci runtime/rootfs" ;;
     runtime) echo "base sys oci runtime" ;;

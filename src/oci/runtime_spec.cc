@@ -9,26 +9,14 @@
 #include <set>
 #include <type_traits>
 
+#include "sys/caps.h"
+
 namespace berth::oci {
 
 namespace {
 
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
-
-constexpr std::array<std::string_view, 41> kCapabilities = {
-    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 constexpr std::array<std::string_view, 16> kRlimits = {
     "RLIMIT_CPU",   "RLIMIT_FSIZE",   "RLIMIT_DATA",  "RLIMIT_STACK",      "RLIMIT_CORE",     "RLIMIT_RSS",
@@ -327,7 +315,7 @@ Status read(const json& j, const std::string& path, Rlimit& r) {
 Status read_caps(const json& j, const std::string& path, std::vector<std::string>& out) {
   BERTH_TRY(read(j, path, out));
   for (size_t i = 0; i < out.size(); ++i)
-    BERTH_TRY(check_known(at(path, i), kCapabilities, out[i], "capability"));
+    BERTH_TRY(check_known(at(path, i), sys::kCapNames, out[i], "capability"));
   return ok();
 }
 
@@ -1025,7 +1013,7 @@ std::string dump(const ojson& o, int indent) {
 
 }  // namespace
 
-std::span<const std::string_view> known_capabilities() { return kCapabilities; }
+std::span<const std::string_view> known_capabilities() { return sys::kCapNames; }
 std::span<const std::string_view> known_rlimits() { return kRlimits; }
 std::span<const std::string_view> known_namespace_types() { return kNamespaceTypes; }
 std::span<const std::string_view> known_seccomp_actions() { return kSeccompActions; }
@@ -1041,7 +1029,7 @@ std::optional<NamespaceType> namespace_type_from_name(std::string_view name) {
   if (!i) return std::nullopt;
   return static_cast<NamespaceType>(*i);
 }
-std::optional<int> capability_number(std::string_view name) { return index_of(kCapabilities, name); }
+std::optional<int> capability_number(std::string_view name) { return index_of(sys::kCapNames, name); }
 std::optional<int> rlimit_number(std::string_view name) { return index_of(kRlimits, name); }
 
 std::string_view namespace_type_name(NamespaceType t) {

@@ -13,20 +13,8 @@
 namespace berth::sys {
 namespace {
 
-constexpr const char* kNames[kCapMax + 1] = {
-    "CAP_CHOWN",           "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",          "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",         "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",       "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",      "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",       "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",           "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 static_assert(CAP_CHECKPOINT_RESTORE == kCapMax);
+static_assert(kCapNames.size() == kCapMax + 1);
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -67,12 +55,12 @@ uint64_t valid_mask() {
 
 Result<int> cap_from_name(std::string_view name) {
   for (int i = 0; i <= kCapMax; ++i)
-    if (iequals(name, kNames[i])) return i;
+    if (iequals(name, kCapNames[static_cast<size_t>(i)])) return i;
   return fail(Errc::InvalidArgument, "unknown capability \"{}\"", name);
 }
 
 std::string cap_name(int cap) {
-  if (cap >= 0 && cap <= kCapMax) return kNames[cap];
+  if (cap >= 0 && cap <= kCapMax) return std::string(kCapNames[static_cast<size_t>(cap)]);
   return fmt::format("CAP_{}", cap);
 }
 
