@@ -31,6 +31,7 @@
 #include "runtime/seccomp_filter.h"
 #include "runtime/sync.h"
 #include "sys/caps.h"
+#include "sys/fd_passing.h"
 #include "sys/path.h"
 #include "sys/rlimit.h"
 
@@ -104,6 +105,23 @@ Status move_fd_above(UniqueFd& fd, int min) {
   return ok();
 }
 
+// cgroup v1 self-attach: the `tasks` file of each of the container's hierarchy directories, opened for the
+// child to write "0" to (numbers above min_fd, listed in ctx.cgroup_tasks_fds).
+Result<std::vector<UniqueFd>> open_tasks_fds(const cgroup::Manager& cg, int min_fd, InitContext& ctx) {
+  std::vector<std::string> dirs;
+  for (const auto& [c, d] : cg.paths())
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+  std::vector<UniqueFd> fds;
+  for (const auto& d : dirs) {
+    UniqueFd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) return fail_errno("open `{}/tasks`", d);
+    BERTH_TRY(move_fd_above(fd, min_fd));
+    ctx.cgroup_tasks_fds.push_back(fd.get());
+    fds.push_back(std::move(fd));
+  }
+  return fds;
+}
+
 std::string abs_path(const std::string& p) {
   if (!p.empty() && p[0] == '/') return sys::clean_path(p);
   char buf[PATH_MAX];
@@ -126,20 +144,8 @@ Status send_console(const std::string& socket_path, int master) {
   std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
     return fail_errno("connect to console socket `{}`", socket_path);
-  const char name[] = "/dev/ptmx";
-  struct iovec iov = {const_cast<char*>(name), sizeof name - 1};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (::sendmsg(s.get(), &msg, MSG_NOSIGNAL) < 0) return fail_errno("send pty to console socket `{}`", socket_path);
+  if (auto n = sys::send_with_fd(s.get(), "/dev/ptmx", master); !n)
+    return fail(std::move(n).error().wrap(fmt::format("send pty to console socket `{}`", socket_path)));
   return ok();
 }
 
@@ -532,18 +538,7 @@ Result<Runtime::Created> Runtime::create_impl(const CreateOptions& opts, bool fo
   bool self_attach = layout_->mode == cgroup::Mode::V1 && !spec.find_namespace(oci::NamespaceType::Cgroup);
   if (const auto* cgns = spec.find_namespace(oci::NamespaceType::Cgroup); cgns && cgns->path.empty())
     self_attach = layout_->mode == cgroup::Mode::V1;
-  if (self_attach) {
-    std::vector<std::string> dirs;
-    for (const auto& [c, d] : cg->paths())
-      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
-    for (const auto& d : dirs) {
-      UniqueFd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
-      if (!fd) return fail_errno("open `{}/tasks`", d);
-      BERTH_TRY(move_fd_above(fd, min_fd));
-      ctx.cgroup_tasks_fds.push_back(fd.get());
-      tasks_fds.push_back(std::move(fd));
-    }
-  }
+  if (self_attach) tasks_fds = BERTH_TRY(open_tasks_fds(*cg, min_fd, ctx));
   BERTH_TRY(move_fd_above(child_sock, min_fd));
   BERTH_TRY(move_fd_above(state_dir_fd, min_fd));
   BERTH_TRY(move_fd_above(fifo_fd, min_fd));
@@ -954,18 +949,7 @@ Result<int> Runtime::exec(const ExecOptions& eo) {
   // As for the init: on cgroup v1 the process joins the container's cgroups itself (see create_impl).
   std::vector<UniqueFd> tasks_fds;
   bool self_attach = layout_->mode == cgroup::Mode::V1;
-  if (self_attach) {
-    std::vector<std::string> dirs;
-    for (const auto& [c, d] : cg->paths())
-      if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
-    for (const auto& d : dirs) {
-      UniqueFd fd(::open((d + "/tasks").c_str(), O_WRONLY | O_CLOEXEC));
-      if (!fd) return fail_errno("open `{}/tasks`", d);
-      BERTH_TRY(move_fd_above(fd, min_fd));
-      ctx.cgroup_tasks_fds.push_back(fd.get());
-      tasks_fds.push_back(std::move(fd));
-    }
-  }
+  if (self_attach) tasks_fds = BERTH_TRY(open_tasks_fds(*cg, min_fd, ctx));
 
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   pid_t first = raw_clone(0);

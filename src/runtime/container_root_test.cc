@@ -28,6 +28,7 @@
 #include "base/testing/root.h"
 #include "base/testing/temp_dir.h"
 #include "runtime/container.h"
+#include "sys/fd_passing.h"
 
 extern char** environ;
 
@@ -266,22 +267,12 @@ class SeccompAgent {
  private:
   void take(int conn) {
     char buf[65536];
-    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-    iovec iov{buf, sizeof buf};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = cbuf;
-    m.msg_controllen = sizeof cbuf;
-    ssize_t n = ::recvmsg(conn, &m, MSG_CMSG_CLOEXEC);
-    if (n <= 0) return;  // a runtime that gave up before sending
-    std::string text(buf, static_cast<size_t>(n));
+    auto r = sys::recv_with_fd(conn, buf, sizeof buf);
+    if (!r || r->bytes == 0 || !r->fd) return;  // a runtime that gave up before sending
+    std::string text(buf, r->bytes);
+    ssize_t n;
     while ((n = ::read(conn, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return;
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    listeners_.emplace_back(fd);
+    listeners_.push_back(std::move(r->fd));
     std::lock_guard l(mu_);
     states_.push_back(json::parse(text, nullptr, false));
   }

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "sys/fd_passing.h"
+
 namespace berth::runtime {
 namespace {
 struct Header {
@@ -18,55 +20,25 @@ Status sync_send(int sock, SyncType type, std::string_view text, int err, int pa
   if (text.size() > kMaxSyncText) text = text.substr(0, kMaxSyncText);
   Header h{static_cast<uint32_t>(type), err};
   struct iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(text.data()), text.size()}};
-  struct msghdr msg {};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = text.empty() ? 1 : 2;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (pass_fd >= 0) {
-    std::memset(cbuf, 0, sizeof cbuf);
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof cbuf;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-  }
-  for (;;) {
-    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return ok();
-    if (errno != EINTR) return fail_errno("sync: send");
-  }
+  if (auto n = sys::send_with_fd(sock, iov, text.empty() ? 1 : 2, pass_fd); !n)
+    return fail(std::move(n).error().wrap("sync: send"));
+  return ok();
 }
 
 Result<SyncMsg> sync_recv(int sock) {
   std::vector<char> buf(sizeof(Header) + kMaxSyncText);
-  struct iovec iov = {buf.data(), buf.size()};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  ssize_t n;
-  do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return fail_errno("sync: receive");
+  auto r = sys::recv_with_fd(sock, buf.data(), buf.size());
+  if (!r) return fail(std::move(r).error().wrap("sync: receive"));
+  size_t n = r->bytes;
   SyncMsg out;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      out.fd.reset(fd);
-    }
-  }
+  out.fd = std::move(r->fd);
   if (n == 0) return fail(Errc::Unavailable, "container process exited during setup");
-  if (static_cast<size_t>(n) < sizeof(Header)) return fail(Errc::Internal, "sync: short message");
+  if (n < sizeof(Header)) return fail(Errc::Internal, "sync: short message");
   Header h;
   std::memcpy(&h, buf.data(), sizeof h);
   out.type = static_cast<SyncType>(h.type);
   out.err = h.err;
-  out.text.assign(buf.data() + sizeof h, static_cast<size_t>(n) - sizeof h);
+  out.text.assign(buf.data() + sizeof h, n - sizeof h);
   return out;
 }
 

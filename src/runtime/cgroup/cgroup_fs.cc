@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/unique_fd.h"
@@ -126,6 +127,14 @@ std::vector<uint64_t> parse_numbers(std::string_view text) {
 std::vector<pid_t> parse_pids(std::string_view text) {
   std::vector<pid_t> out;
   for (uint64_t v : parse_numbers(text)) out.push_back(static_cast<pid_t>(v));
+  return out;
+}
+
+Result<std::vector<pid_t>> sorted_pids(const std::string& dir) {
+  std::vector<pid_t> out;
+  BERTH_TRY(collect_pids(dir, out));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

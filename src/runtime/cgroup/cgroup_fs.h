@@ -41,6 +41,8 @@ std::vector<pid_t> parse_pids(std::string_view text);
 
 // Reads cgroup.procs of dir and every descendant directory (appends to out).
 Status collect_pids(const std::string& dir, std::vector<pid_t>& out);
+// collect_pids into a new list, sorted, each pid once (Manager::pids).
+Result<std::vector<pid_t>> sorted_pids(const std::string& dir);
 
 std::string_view trim(std::string_view s);
 

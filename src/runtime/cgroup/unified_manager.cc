@@ -109,13 +109,7 @@ Status UnifiedManager::freeze() { return set_frozen_v2(dir_, true, opt_); }
 Status UnifiedManager::thaw() { return set_frozen_v2(dir_, false, opt_); }
 Result<bool> UnifiedManager::frozen() { return frozen_v2(dir_); }
 
-Result<std::vector<pid_t>> UnifiedManager::pids() {
-  std::vector<pid_t> out;
-  BERTH_TRY(fs::collect_pids(dir_, out));
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
+Result<std::vector<pid_t>> UnifiedManager::pids() { return fs::sorted_pids(dir_); }
 
 Result<Stats> UnifiedManager::stats() {
   struct stat st;

@@ -142,12 +142,7 @@ Status V1Manager::thaw() { return set_frozen_v1(BERTH_TRY(freezer_dir()), false,
 Result<bool> V1Manager::frozen() { return frozen_v1(BERTH_TRY(freezer_dir())); }
 
 Result<std::vector<pid_t>> V1Manager::pids() {
-  std::string dir = BERTH_TRY(primary_dir());
-  std::vector<pid_t> out;
-  BERTH_TRY(fs::collect_pids(dir, out));
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  return fs::sorted_pids(BERTH_TRY(primary_dir()));
 }
 
 Result<Stats> V1Manager::stats() {

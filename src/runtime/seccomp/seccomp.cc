@@ -17,6 +17,7 @@
 
 #include "base/file.h"
 #include "base/json_escape.h"
+#include "sys/fd_passing.h"
 
 namespace berth::runtime::seccomp {
 namespace {
@@ -566,26 +567,10 @@ Result<UniqueFd> connect_listener(const std::string& listener_path) {
 }
 
 Status send_listener_fd_on(int sock, std::string_view process_state_json, int listener_fd) {
-  iovec iov{const_cast<char*>(process_state_json.data()), process_state_json.size()};
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &listener_fd, sizeof(int));
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return fail_errno("send seccomp listener fd to the agent");
+  auto n = sys::send_with_fd(sock, process_state_json, listener_fd);
+  if (!n) return fail(std::move(n).error().wrap("send seccomp listener fd to the agent"));
   // The fd went with the first byte; send whatever did not fit.
-  if (static_cast<size_t>(n) < process_state_json.size())
-    BERTH_TRY(write_all(sock, process_state_json.substr(static_cast<size_t>(n))));
+  if (*n < process_state_json.size()) BERTH_TRY(write_all(sock, process_state_json.substr(*n)));
   return ok();
 }
 

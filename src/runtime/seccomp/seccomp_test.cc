@@ -20,6 +20,7 @@
 #include "base/file.h"
 #include "base/testing/temp_dir.h"
 #include "oci/digest.h"
+#include "sys/fd_passing.h"
 
 namespace berth::runtime::seccomp {
 namespace {
@@ -566,25 +567,15 @@ TEST(SeccompInstall, NotifyListenerGoesToTheAgent) {
   UniqueFd conn(accept4(srv.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(conn);
   char buf[4096];
-  iovec iov{buf, sizeof buf};
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  ssize_t n = recvmsg(conn.get(), &msg, MSG_CMSG_CLOEXEC);
-  ASSERT_GT(n, 0);
-  std::string json(buf, static_cast<size_t>(n));
+  auto got = sys::recv_with_fd(conn.get(), buf, sizeof buf);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_GT(got->bytes, 0u);
+  std::string json(buf, got->bytes);
   EXPECT_NE(json.find(R"("fds":["seccompFd"])"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("metadata":"hello")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("id":"sys-seccomp")"), std::string::npos) << json;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  ASSERT_NE(c, nullptr);
-  ASSERT_EQ(c->cmsg_type, SCM_RIGHTS);
-  int lfd;
-  std::memcpy(&lfd, CMSG_DATA(c), sizeof lfd);
-  UniqueFd listener(lfd);
+  ASSERT_TRUE(got->fd);
+  UniqueFd listener = std::move(got->fd);
 
   seccomp_notif req{};
   ASSERT_EQ(ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_RECV, &req), 0) << strerror(errno);
