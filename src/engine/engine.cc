@@ -362,6 +362,10 @@ class RealEngine final : public Engine {
     networks_ = BERTH_TRY(NetworkStore::open(cfg_.data_root + "/networks", events_.get()));
     gc_policy_ = GcPolicy{cfg_.gc_high_watermark, cfg_.gc_low_watermark};
     BERTH_TRY(gc_policy_.validate());
+    if (gc_policy_.high_watermark > 0)
+      log::info("disk gc: collecting unreferenced content when {} is more than {}% full (down to {}%){}", cfg_.data_root,
+                gc_policy_.high_watermark, gc_policy_.low_watermark,
+                cfg_.gc_interval_seconds > 0 ? fmt::format(", checked every {} s", cfg_.gc_interval_seconds) : "");
     if (gc_policy_.high_watermark > 0 && cfg_.gc_interval_seconds > 0)
       gc_runner_ = std::make_unique<DiskGcRunner>(std::chrono::seconds(cfg_.gc_interval_seconds), [this] {
         auto r = disk_gc(false);
@@ -381,6 +385,9 @@ class RealEngine final : public Engine {
       df.container_sizes_known = true;
     } else if (cs.error().code() != Errc::Unimplemented) {
       return fail(cs.error());
+    } else {
+      static std::once_flag once;
+      std::call_once(once, [] { log::warn("system df: per-container sizes are not reported by this engine yet (shown as none)"); });
     }
     {
       std::lock_guard lk(mu_);
@@ -515,6 +522,7 @@ class RealEngine final : public Engine {
     auto r = BERTH_TRY(store_->resolve(record));
     std::string id = r.config_digest.str();
     events_->publish("image", "import", id, {{"name", name.empty() ? id : familiar_name(name)}});
+    if (gc_runner_) gc_runner_->kick();
     return id;
   }
 
@@ -617,15 +625,32 @@ class RealEngine final : public Engine {
   Result<std::vector<Network>> networks() override { return networks_->list(); }
   Result<Network> network_inspect(const std::string& ref) override { return networks_->get(ref); }
   Status network_remove(const std::string& ref) override { return networks_->remove(ref); }
+  // The container by name, ID or prefix through the container operations; a raw ID while they are absent.
+  Result<std::pair<std::string, std::string>> network_container(const std::string& container) {
+    auto c = container_resolve(container);
+    if (c) return std::pair{c->id, c->name.starts_with("/") ? c->name.substr(1) : c->name};
+    if (c.error().code() != Errc::Unimplemented) return fail(c.error());
+    return std::pair{container, std::string()};
+  }
   Status network_connect(const std::string& ref, const std::string& container, const EndpointRequest& req) override {
+    auto net = BERTH_TRY(networks_->get(ref));
+    if (net.name == "host" || net.name == "none")
+      return fail(Errc::PermissionDenied, "container cannot be disconnected from host network or connected to host network");
+    auto [id, name] = BERTH_TRY(network_container(container));
     EndpointRequest r = req;
-    if (r.container_id.empty()) r.container_id = container;
+    r.container_id = id;
+    if (r.container_name.empty()) r.container_name = name;
     warn_no_data_path_once();
-    BERTH_TRY(networks_->connect(ref, r));
+    BERTH_TRY(networks_->connect(net.id, r));
     return ok();
   }
   Status network_disconnect(const std::string& ref, const std::string& container, bool force) override {
-    return networks_->disconnect(ref, container, force);
+    auto c = network_container(container);
+    if (!c) {
+      if (force && c.error().code() == Errc::NotFound) return ok();
+      return fail(c.error());
+    }
+    return networks_->disconnect(ref, c->first, force);
   }
   Result<std::vector<std::string>> network_prune(const std::vector<std::string>& labels) override {
     return networks_->prune(labels);

@@ -239,6 +239,10 @@ Result<Volume> VolumeStore::create(const VolumeCreateRequest& req) {
   v.mountpoint = im.mountpoint(name);
   BERTH_TRY(im.store_locked(v));
   BERTH_TRY(fsync_dir(root_));
+  if (!v.options.empty())
+    log::warn("volumes: {}: driver options (type, device, o) are recorded but not applied yet: the volume is a plain "
+              "directory on the data root's filesystem",
+              name);
   im.publish("create", v);
   return v;
 }

@@ -187,21 +187,31 @@ def main():
               "network ls --filter label")
         r = docker("network", "ls", "--filter", "type=custom", "--format", "{{.Name}}")
         check(sorted(r.stdout.split()) == ["objn1", "objn2"], f"network ls --filter type=custom: {r.stdout.split()}")
-        # connect/disconnect record endpoints (the container operations resolve names; here a raw ID is used)
-        cid = "ab" * 32
+        # connect/disconnect record endpoints: a created container by name when the daemon has containers,
+        # else a raw container ID (the network objects do not need the container to exist)
+        cid = target = "ab" * 32
+        r = docker("create", "--name", "objc", "busybox", "true")
+        if r.returncode == 0:
+            cid, target = r.stdout.strip(), "objc"
         rc = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock, "-X", "POST",
-                  "-H", "Content-Type: application/json", "-d", json.dumps({"Container": cid}),
+                  "-H", "Content-Type: application/json", "-d", json.dumps({"Container": target}),
                   "http://x/v1.41/networks/objn1/connect"])
-        check(rc.stdout == "200", f"POST /networks/objn1/connect -> {rc.stdout}")
+        check(rc.stdout == "200", f"POST /networks/objn1/connect {target} -> {rc.stdout}")
+        rc = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock, "-X", "POST",
+                  "-H", "Content-Type: application/json", "-d", json.dumps({"Container": target}),
+                  "http://x/v1.41/networks/host/connect"])
+        check(rc.stdout == "403", f"connecting to the host network is refused -> {rc.stdout}")
         r = docker("network", "inspect", "objn1", "--format", "{{json .Containers}}")
         eps = json.loads(r.stdout) if r.returncode == 0 else {}
         check(cid in eps and eps[cid].get("IPv4Address") == "172.18.0.2/16", f"endpoint recorded with an address: {eps}")
         r = docker("network", "rm", "objn1")
         check(r.returncode != 0 and "has active endpoints" in r.stderr, f"network rm with endpoints is refused: {r.stderr.strip()}")
         rc = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock, "-X", "POST",
-                  "-H", "Content-Type: application/json", "-d", json.dumps({"Container": cid}),
+                  "-H", "Content-Type: application/json", "-d", json.dumps({"Container": target}),
                   "http://x/v1.41/networks/objn1/disconnect"])
         check(rc.stdout == "200", "POST /networks/objn1/disconnect")
+        if target == "objc":
+            docker("rm", "-f", "objc")
         r = docker("network", "rm", "bridge")
         check(r.returncode != 0 and "pre-defined network" in r.stderr, f"predefined network cannot be removed: {r.stderr.strip()}")
         r = docker("network", "rm", "objn1")
