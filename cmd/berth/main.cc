@@ -1,5 +1,6 @@
 // berth: multi-call CLI. Dispatches on the first argument to a command's own main.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "commands.h"
@@ -14,7 +15,42 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"daemon", berth::cli::daemon_main, "serve the Docker Engine API on a unix socket (or mutual-TLS TCP)"},
-    {"images", berth::cli::images_main, "list the daemon's images (Engine API client)"},
+    {"run", berth::cli::run_main, "create and run a new container from an image"},
+    {"create", berth::cli::create_main, "create a new container"},
+    {"start", berth::cli::start_main, "start one or more stopped containers"},
+    {"attach", berth::cli::attach_main, "attach to a running container's input and output"},
+    {"exec", berth::cli::exec_main, "execute a command in a running container"},
+    {"ps", berth::cli::ps_main, "list containers"},
+    {"logs", berth::cli::logs_main, "fetch the logs of a container"},
+    {"inspect", berth::cli::inspect_main, "low-level information on containers, images, volumes, networks"},
+    {"stop", berth::cli::stop_main, "stop one or more running containers"},
+    {"restart", berth::cli::restart_main, "restart one or more containers"},
+    {"kill", berth::cli::kill_main, "kill one or more running containers"},
+    {"rm", berth::cli::rm_main, "remove one or more containers"},
+    {"wait", berth::cli::wait_main, "block until containers stop, then print their exit codes"},
+    {"pause", berth::cli::pause_main, "pause all processes within containers"},
+    {"unpause", berth::cli::unpause_main, "unpause all processes within containers"},
+    {"rename", berth::cli::rename_main, "rename a container"},
+    {"top", berth::cli::top_main, "display the running processes of a container"},
+    {"port", berth::cli::port_main, "list port mappings of a container"},
+    {"diff", berth::cli::diff_main, "changes to files or directories on a container's filesystem"},
+    {"export", berth::cli::export_main, "export a container's filesystem as a tar archive"},
+    {"stats", berth::cli::stats_main, "live stream of container resource usage statistics"},
+    {"cp", berth::cli::cp_main, "copy files between a container and the local filesystem"},
+    {"container", berth::cli::container_main, "manage containers (ls, run, rm, prune, ...)"},
+    {"images", berth::cli::images_main, "list the daemon's images"},
+    {"pull", berth::cli::pull_main, "download an image from a registry"},
+    {"push", berth::cli::push_main, "upload an image to a registry"},
+    {"tag", berth::cli::tag_main, "create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"rmi", berth::cli::rmi_main, "remove one or more images"},
+    {"history", berth::cli::history_main, "show the history of an image"},
+    {"save", berth::cli::save_main, "save images to a tar archive"},
+    {"load", berth::cli::load_main, "load images from a tar archive"},
+    {"volume", berth::cli::volume_main, "manage volumes (create, ls, inspect, rm, prune)"},
+    {"network", berth::cli::network_main, "manage networks (create, ls, inspect, rm, connect, disconnect)"},
+    {"events", berth::cli::events_main, "real-time events from the daemon"},
+    {"info", berth::cli::info_main, "display system-wide information"},
+    {"system", berth::cli::system_main, "manage the daemon (df, prune, info, events)"},
     {"version", berth::cli::version_main, "show the client and daemon versions"},
     {"image", berth::cli::image_main, "manage local images on --root (ls, rm, tag, save, load, bootstrap, ...)"},
     {"registry", berth::cli::registry_main, "run or maintain an OCI distribution registry (serve, gc, copy)"},
@@ -30,6 +66,17 @@ int usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Global `-H HOST` / `--host HOST` / `--host=HOST` before the command (docker's form) sets BERTH_HOST.
+  while (argc >= 2 && (!std::strcmp(argv[1], "-H") || !std::strcmp(argv[1], "--host") ||
+                       !std::strncmp(argv[1], "--host=", 7) || !std::strncmp(argv[1], "-H=", 3))) {
+    const char* eq = std::strchr(argv[1], '=');
+    if (!eq && argc < 3) return usage(stderr);
+    ::setenv("BERTH_HOST", eq ? eq + 1 : argv[2], 1);
+    int shift = eq ? 1 : 2;
+    argv[shift] = argv[0];
+    argv += shift;
+    argc -= shift;
+  }
   if (argc < 2) return usage(stderr);
   if (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help"))
     return usage(stdout);

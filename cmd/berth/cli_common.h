@@ -1,0 +1,84 @@
+#pragma once
+// Shared pieces of the berth CLI's Engine API commands (cli_*.cc): connecting (-H / BERTH_HOST), flag and error
+// conventions (usage errors exit 125 as docker's do, daemon errors print "Error response from daemon: ..."),
+// --format output, and docker's human-readable sizes and times.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/client/client.h"
+#include "api/client/flags.h"
+#include "api/client/template.h"
+#include "base/error.h"
+
+namespace berth::cli {
+
+using api::client::ApiClient;
+using api::client::Body;
+using api::client::FlagSet;
+using api::client::Query;
+using nlohmann::json;
+
+inline constexpr const char* kDefaultHost = "unix:///run/berth/berth.sock";
+
+// BERTH_HOST, else DOCKER_HOST... no: BERTH_HOST, else the default socket.
+std::string default_host();
+
+// Flags every API command takes; parse() handles --help (exit 0) and usage errors (exit 125).
+struct Command {
+  FlagSet flags;
+  std::string host = default_host();
+  std::vector<std::string> args;
+  explicit Command(std::string usage);
+  // False when the command should exit now with *rc.
+  bool parse(int argc, char** argv, int* rc, bool interspersed = true, size_t min_args = 0,
+             size_t max_args = SIZE_MAX);
+  Result<ApiClient*> api();
+
+ private:
+  std::unique_ptr<ApiClient> api_;
+};
+
+// Prints "berth: <message>" (or the daemon's error as docker prints it) to stderr; returns 1.
+int report(const Error& e);
+bool is_tty(int fd);
+
+std::string short_id(std::string_view id);
+// Appends item to out, preceded by sep unless out is empty.
+inline void join_to(std::string& out, std::string_view sep, std::string_view item) {
+  if (!out.empty()) out.append(sep);
+  out.append(item);
+}
+std::string strip_slash(std::string_view name);
+// docker's units.HumanDuration ("Less than a second", "3 seconds", "About a minute", "2 hours", ...).
+std::string human_duration(int64_t seconds);
+std::string ago(int64_t unix_seconds);  // "3 minutes ago"
+// RFC 3339 (with optional fraction and zone) to unix seconds; nullopt when it does not parse.
+std::optional<int64_t> parse_rfc3339(std::string_view s);
+// --since/--until values: "10m", "1h30m", unix seconds[.nanos] or RFC 3339 -> the daemon's "seconds[.nanos]".
+Result<std::string> timestamp_param(std::string_view value);
+
+// Renders items with --format (a template, "json", or "table ..."); without a format, default_format (a
+// "table ..." format) is used. headers: field -> column title for table headers.
+Status print_formatted(const std::vector<json>& items, const std::string& format, const std::string& default_format,
+                       const std::vector<std::pair<std::string, std::string>>& headers);
+
+// Reads KEY=VALUE lines (docker --env-file / --label-file rules: # comments, blank lines, bare KEY takes the
+// value from the environment).
+Result<std::vector<std::string>> read_env_file(const std::string& path);
+
+// X-Registry-Auth for a reference: from $DOCKER_CONFIG/config.json (or ~/.docker/config.json) auths, else "e30=".
+std::string registry_auth_header(std::string_view reference);
+
+// Pull with a progress display on stderr/stdout; used by pull and by run/create when the image is missing.
+Status pull_image(ApiClient& api, const std::string& reference, bool quiet, FILE* out);
+
+// Exit code docker's `run` derives from a start error's text: 127, 126 or 125.
+int start_error_exit_code(std::string_view message);
+
+}  // namespace berth::cli

@@ -1,0 +1,659 @@
+// berth ps / logs / inspect / stop / restart / kill / rm / wait / top / rename / port / pause / unpause / diff /
+// export / container prune / stats: container commands that do not attach.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "api/client/jsonmessage.h"
+#include "api/client/stdcopy.h"
+#include "cli_common.h"
+#include "commands.h"
+
+namespace berth::cli {
+namespace {
+
+using api::client::human_size;
+
+// Runs op on each argument (docker's "for each container" commands); prints the argument on success.
+int for_each(Command& cmd, const std::function<Status(ApiClient&, const std::string&)>& op, bool print = true) {
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  int failed = 0;
+  for (const auto& a : cmd.args) {
+    auto st = op(**api, a);
+    if (!st) {
+      report(st.error());
+      failed = 1;
+      continue;
+    }
+    if (print) std::printf("%s\n", a.c_str());
+  }
+  return failed;
+}
+
+std::string format_ports(const json& ports) {
+  std::vector<std::string> out;
+  if (!ports.is_array()) return "";
+  for (const auto& p : ports) {
+    std::string proto = p.value("Type", std::string("tcp"));
+    int priv = p.value("PrivatePort", 0);
+    if (p.contains("PublicPort") && p.value("PublicPort", 0) != 0) {
+      std::string ip = p.value("IP", std::string());
+      if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+      out.push_back(fmt::format("{}{}{}->{}/{}", ip, ip.empty() ? "" : ":", p.value("PublicPort", 0), priv, proto));
+    } else {
+      out.push_back(fmt::format("{}/{}", priv, proto));
+    }
+  }
+  std::string s;
+  for (size_t i = 0; i < out.size(); ++i) s += (i ? ", " : "") + out[i];
+  return s;
+}
+
+std::string created_at(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+  return buf;
+}
+
+// The fields docker's container formatter offers (ID, Image, Command, CreatedAt, RunningFor, Ports, State,
+// Status, Size, Names, Labels, Mounts, Networks).
+json container_row(const json& c, bool trunc) {
+  json r;
+  std::string id = c.value("Id", std::string());
+  r["ID"] = trunc ? short_id(id) : id;
+  std::string image = c.value("Image", std::string());
+  if (trunc && image.starts_with("sha256:")) image = short_id(image);
+  r["Image"] = image;
+  std::string command = c.value("Command", std::string());
+  if (trunc && command.size() > 20) command = command.substr(0, 19) + "…";
+  r["Command"] = "\"" + command + "\"";
+  int64_t created = c.value("Created", int64_t{0});
+  r["CreatedAt"] = created_at(created);
+  r["RunningFor"] = ago(created);
+  r["Ports"] = format_ports(c.contains("Ports") ? c["Ports"] : json());
+  r["State"] = c.value("State", std::string());
+  r["Status"] = c.value("Status", std::string());
+  std::string size;
+  if (c.contains("SizeRw") || c.contains("SizeRootFs")) {
+    size = human_size(c.value("SizeRw", 0.0));
+    if (c.contains("SizeRootFs")) size += " (virtual " + human_size(c.value("SizeRootFs", 0.0)) + ")";
+  }
+  r["Size"] = size;
+  std::string names;
+  if (c.contains("Names") && c["Names"].is_array()) {
+    for (const auto& n : c["Names"]) {
+      std::string s = strip_slash(n.get<std::string>());
+      if (s.find('/') != std::string::npos) continue;  // legacy link names
+      join_to(names, ",", s);
+    }
+  }
+  r["Names"] = names;
+  std::string labels;
+  if (c.contains("Labels") && c["Labels"].is_object())
+    for (auto it = c["Labels"].begin(); it != c["Labels"].end(); ++it)
+      join_to(labels, ",", it.key() + "=" + (it->is_string() ? it->get<std::string>() : it->dump()));
+  r["Labels"] = labels;
+  std::string mounts;
+  if (c.contains("Mounts") && c["Mounts"].is_array())
+    for (const auto& m : c["Mounts"]) {
+      std::string n = m.value("Name", std::string());
+      if (n.empty()) n = m.value("Source", std::string());
+      if (trunc && n.size() > 15) n = n.substr(0, 15) + "…";
+      join_to(mounts, ",", n);
+    }
+  r["Mounts"] = mounts;
+  std::string nets;
+  if (c.contains("NetworkSettings") && c["NetworkSettings"].contains("Networks") && c["NetworkSettings"]["Networks"].is_object())
+    for (auto it = c["NetworkSettings"]["Networks"].begin(); it != c["NetworkSettings"]["Networks"].end(); ++it)
+      join_to(nets, ",", it.key());
+  r["Networks"] = nets;
+  r["LocalVolumes"] = std::to_string(c.contains("Mounts") && c["Mounts"].is_array() ? c["Mounts"].size() : 0);
+  return r;
+}
+
+const std::vector<std::pair<std::string, std::string>> kContainerHeaders = {
+    {"ID", "CONTAINER ID"}, {"Image", "IMAGE"}, {"Command", "COMMAND"}, {"CreatedAt", "CREATED AT"},
+    {"RunningFor", "CREATED"}, {"Ports", "PORTS"}, {"State", "STATE"}, {"Status", "STATUS"}, {"Size", "SIZE"},
+    {"Names", "NAMES"}, {"Labels", "LABELS"}, {"Mounts", "MOUNTS"}, {"Networks", "NETWORKS"},
+    {"LocalVolumes", "LOCAL VOLUMES"}};
+
+void print_json_indented(const json& j) {
+  std::string s = j.dump(4);
+  std::printf("%s\n", s.c_str());
+}
+
+}  // namespace
+
+int ps_main(int argc, char** argv) {
+  Command cmd("berth ps [OPTIONS]");
+  bool all = false, quiet = false, no_trunc = false, size = false, latest = false;
+  int64_t last = -1;
+  std::vector<std::string> filters;
+  std::string format;
+  cmd.flags.add_bool("a,all", &all, "show all containers (default shows just running)");
+  cmd.flags.add_bool("q,quiet", &quiet, "only display container IDs");
+  cmd.flags.add_bool("no-trunc", &no_trunc, "don't truncate output");
+  cmd.flags.add_bool("s,size", &size, "display total file sizes");
+  cmd.flags.add_bool("l,latest", &latest, "show the latest created container (includes all states)");
+  cmd.flags.add_int("n,last", &last, "show n last created containers (includes all states)");
+  cmd.flags.add_list("f,filter", &filters, "filter output based on conditions provided");
+  cmd.flags.add_string("format", &format, "format output using a template ('table', 'json' or a Go template)");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  Query q;
+  if (all || latest || last > 0) q.emplace_back("all", "1");
+  if (latest) q.emplace_back("limit", "1");
+  else if (last > 0) q.emplace_back("limit", std::to_string(last));
+  if (size || format.find(".Size") != std::string::npos) q.emplace_back("size", "1");
+  auto f = api::client::encode_filters(filters);
+  if (!f) return report(f.error());
+  if (!f->empty()) q.emplace_back("filters", *f);
+  auto list = (*api)->get("/containers/json", q);
+  if (!list) return report(list.error());
+  std::vector<json> rows;
+  for (const auto& c : *list) rows.push_back(container_row(c, !no_trunc));
+  std::string def = quiet ? "{{.ID}}"
+                    : size ? "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+                           : "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+  auto st = print_formatted(rows, quiet ? "{{.ID}}" : format, def, kContainerHeaders);
+  if (!st) return report(st.error());
+  return 0;
+}
+
+int logs_main(int argc, char** argv) {
+  Command cmd("berth logs [OPTIONS] CONTAINER");
+  bool follow = false, timestamps = false, details = false;
+  std::string since, until, tail = "all";
+  cmd.flags.add_bool("f,follow", &follow, "follow log output");
+  cmd.flags.add_bool("t,timestamps", &timestamps, "show timestamps");
+  cmd.flags.add_bool("details", &details, "show extra details provided to logs");
+  cmd.flags.add_string("since", &since, "show logs since timestamp or relative (e.g. 42m)");
+  cmd.flags.add_string("until", &until, "show logs before a timestamp or relative (e.g. 42m)");
+  cmd.flags.add_string("n,tail", &tail, "number of lines to show from the end of the logs");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1, 1)) return rc;
+  ::signal(SIGPIPE, SIG_IGN);
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  auto info = (*api)->get("/containers/" + cmd.args[0] + "/json");
+  if (!info) return report(info.error());
+  std::string id = info->value("Id", cmd.args[0]);
+  bool tty = (*info)["Config"].value("Tty", false);
+  Query q;
+  if (details) q.emplace_back("details", "1");
+  if (follow) q.emplace_back("follow", "1");
+  if (!since.empty()) {
+    auto s = timestamp_param(since);
+    if (!s) return report(s.error());
+    q.emplace_back("since", *s);
+  }
+  q.emplace_back("stderr", "1");
+  q.emplace_back("stdout", "1");
+  q.emplace_back("tail", tail);
+  if (timestamps) q.emplace_back("timestamps", "1");
+  if (!until.empty()) {
+    auto u = timestamp_param(until);
+    if (!u) return report(u.error());
+    q.emplace_back("until", *u);
+  }
+  auto s = (*api)->stream("GET", "/containers/" + id + "/logs", q);
+  if (!s) return report(s.error());
+  api::client::StdcopyDemux demux([](int stream, std::string_view p) -> Status {
+    return api::client::write_all_fd(stream == 2 ? 2 : 1, p);
+  });
+  for (;;) {
+    auto piece = (*s)->next();
+    if (!piece) return report(piece.error());
+    if (piece->empty()) break;
+    Status st = tty ? api::client::write_all_fd(1, *piece) : demux.feed(*piece);
+    if (!st) return report(st.error());
+  }
+  return 0;
+}
+
+int inspect_main(int argc, char** argv) {
+  Command cmd("berth inspect [OPTIONS] NAME|ID [NAME|ID...]");
+  std::string format, type;
+  bool size = false;
+  cmd.flags.add_string("f,format", &format, "format output using a Go template ('json' or a template)");
+  cmd.flags.add_string("type", &type, "only inspect objects of the given type (container, image, volume, network)");
+  cmd.flags.add_bool("s,size", &size, "display total file sizes if the type is container");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  std::optional<api::client::Template> tmpl;
+  if (!format.empty() && format != "json") {
+    auto t = api::client::Template::parse(format);
+    if (!t) return report(t.error());
+    tmpl = std::move(*t);
+  }
+  struct Kind {
+    const char* name;
+    std::string (*path)(const std::string&);
+  };
+  static const Kind kinds[] = {
+      {"container", [](const std::string& n) { return "/containers/" + n + "/json"; }},
+      {"image", [](const std::string& n) { return "/images/" + n + "/json"; }},
+      {"network", [](const std::string& n) { return "/networks/" + n; }},
+      {"volume", [](const std::string& n) { return "/volumes/" + n; }},
+  };
+  if (!type.empty() && type != "container" && type != "image" && type != "network" && type != "volume") {
+    std::fprintf(stderr, "berth inspect: \"%s\" is not a valid value for --type\n", type.c_str());
+    return 125;
+  }
+  json out = json::array();
+  int failed = 0;
+  for (const auto& n : cmd.args) {
+    std::optional<json> found;
+    for (const auto& k : kinds) {
+      if (!type.empty() && type != k.name) continue;
+      Query q;
+      if (size && std::string(k.name) == "container") q.emplace_back("size", "1");
+      auto r = (*api)->get(k.path(n), q);
+      if (r) {
+        found = *r;
+        break;
+      }
+      if (r.error().code() != Errc::NotFound) {
+        report(r.error());
+        failed = 1;
+        break;
+      }
+    }
+    if (!found) {
+      if (!failed || type.empty()) {
+        std::fprintf(stderr, "Error: No such %s: %s\n", type.empty() ? "object" : type.c_str(), n.c_str());
+      }
+      failed = 1;
+      continue;
+    }
+    if (tmpl) {
+      auto line = tmpl->render(*found);
+      if (!line) {
+        std::fprintf(stderr, "template parsing error: %s\n", line.error().message().c_str());
+        return 1;
+      }
+      std::printf("%s\n", line->c_str());
+    } else if (format == "json") {
+      std::printf("%s\n", found->dump().c_str());
+    } else {
+      out.push_back(*found);
+    }
+  }
+  if (!tmpl && format != "json") print_json_indented(out);
+  return failed;
+}
+
+int stop_main(int argc, char** argv) {
+  Command cmd("berth stop [OPTIONS] CONTAINER [CONTAINER...]");
+  int64_t t = -1;
+  std::string sig;
+  cmd.flags.add_int("t,time", &t, "seconds to wait before killing the container");
+  cmd.flags.add_string("s,signal", &sig, "signal to send to the container");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
+    Query q;
+    if (!sig.empty()) q.emplace_back("signal", sig);
+    if (t >= 0) q.emplace_back("t", std::to_string(t));
+    BERTH_TRY(api.post("/containers/" + c + "/stop", q));
+    return ok();
+  });
+}
+
+int restart_main(int argc, char** argv) {
+  Command cmd("berth restart [OPTIONS] CONTAINER [CONTAINER...]");
+  int64_t t = -1;
+  std::string sig;
+  cmd.flags.add_int("t,time", &t, "seconds to wait before killing the container");
+  cmd.flags.add_string("s,signal", &sig, "signal to send to the container");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
+    Query q;
+    if (!sig.empty()) q.emplace_back("signal", sig);
+    if (t >= 0) q.emplace_back("t", std::to_string(t));
+    BERTH_TRY(api.post("/containers/" + c + "/restart", q));
+    return ok();
+  });
+}
+
+int kill_main(int argc, char** argv) {
+  Command cmd("berth kill [OPTIONS] CONTAINER [CONTAINER...]");
+  std::string sig;
+  cmd.flags.add_string("s,signal", &sig, "signal to send to the container");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
+    Query q;
+    if (!sig.empty()) q.emplace_back("signal", sig);
+    BERTH_TRY(api.post("/containers/" + c + "/kill", q));
+    return ok();
+  });
+}
+
+int rm_main(int argc, char** argv) {
+  Command cmd("berth rm [OPTIONS] CONTAINER [CONTAINER...]");
+  bool force = false, volumes = false, link = false;
+  cmd.flags.add_bool("f,force", &force, "force the removal of a running container (uses SIGKILL)");
+  cmd.flags.add_bool("v,volumes", &volumes, "remove anonymous volumes associated with the container");
+  cmd.flags.add_bool("l,link", &link, "remove the specified link");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
+    Query q;
+    if (force) q.emplace_back("force", "1");
+    if (link) q.emplace_back("link", "1");
+    if (volumes) q.emplace_back("v", "1");
+    BERTH_TRY(api.call("DELETE", "/containers/" + c, q));
+    return ok();
+  });
+}
+
+int wait_main(int argc, char** argv) {
+  Command cmd("berth wait CONTAINER [CONTAINER...]");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(
+      cmd,
+      [&](ApiClient& api, const std::string& c) -> Status {
+        auto r = BERTH_TRY(api.post("/containers/" + c + "/wait"));
+        if (r.contains("Error") && r["Error"].is_object() && !r["Error"].value("Message", std::string()).empty())
+          return fail(Errc::Internal, "{}", r["Error"].value("Message", std::string()));
+        std::printf("%d\n", r.value("StatusCode", 0));
+        return ok();
+      },
+      false);
+}
+
+int pause_main(int argc, char** argv) {
+  Command cmd("berth pause CONTAINER [CONTAINER...]");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
+    BERTH_TRY(api.post("/containers/" + c + "/pause"));
+    return ok();
+  });
+}
+
+int unpause_main(int argc, char** argv) {
+  Command cmd("berth unpause CONTAINER [CONTAINER...]");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
+    BERTH_TRY(api.post("/containers/" + c + "/unpause"));
+    return ok();
+  });
+}
+
+int rename_main(int argc, char** argv) {
+  Command cmd("berth rename CONTAINER NEW_NAME");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 2, 2)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  auto r = (*api)->post("/containers/" + cmd.args[0] + "/rename", {{"name", cmd.args[1]}});
+  if (!r) return report(r.error());
+  return 0;
+}
+
+int top_main(int argc, char** argv) {
+  Command cmd("berth top CONTAINER [ps OPTIONS]");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, false, 1)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  Query q;
+  if (cmd.args.size() > 1) {
+    std::string a;
+    for (size_t i = 1; i < cmd.args.size(); ++i) {
+      if (i > 1) a += ' ';
+      a.append(cmd.args[i]);
+    }
+    q.emplace_back("ps_args", a);
+  }
+  auto r = (*api)->get("/containers/" + cmd.args[0] + "/top", q);
+  if (!r) return report(r.error());
+  std::vector<std::string> lines;
+  std::string head;
+  for (const auto& t : (*r)["Titles"]) join_to(head, "\t", t.get<std::string>());
+  lines.push_back(head);
+  for (const auto& p : (*r)["Processes"]) {
+    std::string l;
+    for (const auto& c : p) join_to(l, "\t", (c.is_string() ? c.get<std::string>() : c.dump()));
+    lines.push_back(l);
+  }
+  std::fputs(api::client::tabulate(lines).c_str(), stdout);
+  return 0;
+}
+
+int port_main(int argc, char** argv) {
+  Command cmd("berth port CONTAINER [PRIVATE_PORT[/PROTO]]");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1, 2)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  auto r = (*api)->get("/containers/" + cmd.args[0] + "/json");
+  if (!r) return report(r.error());
+  const json& ports = (*r)["NetworkSettings"]["Ports"];
+  std::string want;
+  if (cmd.args.size() == 2) want = cmd.args[1].find('/') == std::string::npos ? cmd.args[1] + "/tcp" : cmd.args[1];
+  bool any = false;
+  if (ports.is_object()) {
+    for (auto it = ports.begin(); it != ports.end(); ++it) {
+      if (!want.empty() && it.key() != want) continue;
+      if (!it->is_array()) continue;
+      for (const auto& b : *it) {
+        std::string ip = b.value("HostIp", std::string());
+        if (ip.empty()) ip = "0.0.0.0";
+        if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+        if (want.empty()) std::printf("%s -> %s:%s\n", it.key().c_str(), ip.c_str(), b.value("HostPort", std::string()).c_str());
+        else std::printf("%s:%s\n", ip.c_str(), b.value("HostPort", std::string()).c_str());
+        any = true;
+      }
+    }
+  }
+  if (!want.empty() && !any) {
+    std::fprintf(stderr, "Error: No public port '%s' published for %s\n", want.c_str(), cmd.args[0].c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int diff_main(int argc, char** argv) {
+  Command cmd("berth diff CONTAINER");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1, 1)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  auto r = (*api)->get("/containers/" + cmd.args[0] + "/changes");
+  if (!r) return report(r.error());
+  if (r->is_array())
+    for (const auto& c : *r) {
+      int k = c.value("Kind", 0);
+      std::printf("%c %s\n", k == 0 ? 'C' : k == 1 ? 'A' : 'D', c.value("Path", std::string()).c_str());
+    }
+  return 0;
+}
+
+int export_main(int argc, char** argv) {
+  Command cmd("berth export [OPTIONS] CONTAINER");
+  std::string output;
+  cmd.flags.add_string("o,output", &output, "write to a file, instead of STDOUT");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 1, 1)) return rc;
+  if (output.empty() && is_tty(1)) {
+    std::fprintf(stderr, "berth export: refusing to write to a terminal (use -o or redirect)\n");
+    return 1;
+  }
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  auto s = (*api)->stream("GET", "/containers/" + cmd.args[0] + "/export");
+  if (!s) return report(s.error());
+  int fd = 1;
+  if (!output.empty()) fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return report(Error::from_errno(errno, "open " + output));
+  for (;;) {
+    auto p = (*s)->next();
+    if (!p) return report(p.error());
+    if (p->empty()) break;
+    if (auto st = api::client::write_all_fd(fd, *p); !st) return report(st.error());
+  }
+  if (fd != 1 && ::close(fd) != 0) return report(Error::from_errno(errno, "close " + output));
+  return 0;
+}
+
+int container_prune_main(int argc, char** argv) {
+  Command cmd("berth container prune [OPTIONS]");
+  bool force = false;
+  std::vector<std::string> filters;
+  cmd.flags.add_bool("f,force", &force, "do not prompt for confirmation");
+  cmd.flags.add_list("filter", &filters, "provide filter values (e.g. 'until=<timestamp>')");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
+  if (!force) {
+    std::printf("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+    std::fflush(stdout);
+    char buf[16] = {};
+    if (!std::fgets(buf, sizeof buf, stdin) || (buf[0] != 'y' && buf[0] != 'Y')) return 0;
+  }
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  Query q;
+  auto f = api::client::encode_filters(filters);
+  if (!f) return report(f.error());
+  if (!f->empty()) q.emplace_back("filters", *f);
+  auto r = (*api)->post("/containers/prune", q);
+  if (!r) return report(r.error());
+  if ((*r)["ContainersDeleted"].is_array() && !(*r)["ContainersDeleted"].empty()) {
+    std::printf("Deleted Containers:\n");
+    for (const auto& id : (*r)["ContainersDeleted"]) std::printf("%s\n", id.get<std::string>().c_str());
+    std::printf("\n");
+  }
+  std::printf("Total reclaimed space: %s\n", human_size(r->value("SpaceReclaimed", 0.0)).c_str());
+  return 0;
+}
+
+// ---- stats ---------------------------------------------------------------------------------------------------
+namespace {
+
+json stats_row(const std::string& name, const json& s) {
+  json r;
+  std::string id = s.value("id", std::string());
+  r["ID"] = short_id(id);
+  r["Container"] = name;
+  r["Name"] = strip_slash(s.value("name", name));
+  double cpu = 0;
+  const json& cs = s["cpu_stats"];
+  const json& ps = s["precpu_stats"];
+  if (cs.is_object() && ps.is_object()) {
+    double cpu_delta = cs["cpu_usage"].value("total_usage", 0.0) - ps["cpu_usage"].value("total_usage", 0.0);
+    double sys_delta = cs.value("system_cpu_usage", 0.0) - ps.value("system_cpu_usage", 0.0);
+    double online = cs.value("online_cpus", 0.0);
+    if (online == 0 && cs["cpu_usage"].contains("percpu_usage") && cs["cpu_usage"]["percpu_usage"].is_array())
+      online = static_cast<double>(cs["cpu_usage"]["percpu_usage"].size());
+    if (online == 0) online = 1;
+    if (sys_delta > 0 && cpu_delta > 0) cpu = cpu_delta / sys_delta * online * 100.0;
+  }
+  r["CPUPerc"] = fmt::format("{:.2f}%", cpu);
+  const json& ms = s["memory_stats"];
+  double usage = ms.is_object() ? ms.value("usage", 0.0) : 0;
+  if (ms.is_object() && ms.contains("stats") && ms["stats"].is_object()) {
+    const json& st = ms["stats"];
+    if (st.contains("total_inactive_file") && st["total_inactive_file"].get<double>() < usage) usage -= st["total_inactive_file"].get<double>();
+    else if (st.contains("inactive_file") && st["inactive_file"].get<double>() < usage) usage -= st["inactive_file"].get<double>();
+  }
+  double limit = ms.is_object() ? ms.value("limit", 0.0) : 0;
+  auto bin = [](double b) {
+    const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (b >= 1024 && i < 4) {
+      b /= 1024;
+      i++;
+    }
+    return fmt::format("{:.4g}{}", b, u[i]);
+  };
+  r["MemUsage"] = bin(usage) + " / " + bin(limit);
+  r["MemPerc"] = fmt::format("{:.2f}%", limit > 0 ? usage / limit * 100 : 0.0);
+  double rx = 0, tx = 0;
+  if (s.contains("networks") && s["networks"].is_object())
+    for (const auto& n : s["networks"]) {
+      rx += n.value("rx_bytes", 0.0);
+      tx += n.value("tx_bytes", 0.0);
+    }
+  r["NetIO"] = human_size(rx) + " / " + human_size(tx);
+  double rd = 0, wr = 0;
+  if (s.contains("blkio_stats") && s["blkio_stats"].contains("io_service_bytes_recursive") &&
+      s["blkio_stats"]["io_service_bytes_recursive"].is_array())
+    for (const auto& e : s["blkio_stats"]["io_service_bytes_recursive"]) {
+      std::string op = e.value("op", std::string());
+      if (op == "Read" || op == "read") rd += e.value("value", 0.0);
+      if (op == "Write" || op == "write") wr += e.value("value", 0.0);
+    }
+  r["BlockIO"] = human_size(rd) + " / " + human_size(wr);
+  r["PIDs"] = std::to_string(s.contains("pids_stats") ? s["pids_stats"].value("current", 0) : 0);
+  return r;
+}
+
+}  // namespace
+
+int stats_main(int argc, char** argv) {
+  Command cmd("berth stats [OPTIONS] [CONTAINER...]");
+  bool all = false, no_stream = false, no_trunc = false;
+  std::string format;
+  cmd.flags.add_bool("a,all", &all, "show all containers (default shows just running)");
+  cmd.flags.add_bool("no-stream", &no_stream, "disable streaming stats and only pull the first result");
+  cmd.flags.add_bool("no-trunc", &no_trunc, "do not truncate output");
+  cmd.flags.add_string("format", &format, "format output using a template");
+  int rc = 0;
+  if (!cmd.parse(argc, argv, &rc, true)) return rc;
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  std::vector<std::string> names = cmd.args;
+  bool tty = is_tty(1);
+  const std::string def = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"ID", "CONTAINER ID"}, {"Name", "NAME"}, {"Container", "CONTAINER"}, {"CPUPerc", "CPU %"},
+      {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"}, {"NetIO", "NET I/O"}, {"BlockIO", "BLOCK I/O"},
+      {"PIDs", "PIDS"}};
+  for (;;) {
+    std::vector<std::string> targets = names;
+    if (names.empty()) {
+      auto list = (*api)->get("/containers/json", all ? Query{{"all", "1"}} : Query{});
+      if (!list) return report(list.error());
+      for (const auto& c : *list) targets.push_back(short_id(c.value("Id", std::string())));
+    }
+    std::vector<json> rows;
+    int failed = 0;
+    for (const auto& t : targets) {
+      auto s = (*api)->get("/containers/" + t + "/stats", {{"stream", "0"}});
+      if (!s) {
+        report(s.error());
+        failed = 1;
+        continue;
+      }
+      rows.push_back(stats_row(t, *s));
+    }
+    if (!no_stream && tty) std::printf("\x1b[2J\x1b[H");
+    auto st = print_formatted(rows, format, def, headers);
+    if (!st) return report(st.error());
+    std::fflush(stdout);
+    if (no_stream) return failed;
+    if (failed && !names.empty()) return 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace berth::cli
