@@ -26,8 +26,7 @@ class RawTerminal {
   void enable(int fd) {
     if (::tcgetattr(fd, &saved_) != 0) return;
     termios raw = saved_;
-    ::cfmakeraw(&raw);
-    raw.c_oflag |= OPOST | ONLCR;  // keep output newline handling (docker leaves output processing on)
+    ::cfmakeraw(&raw);  // output processing off too: the container's pty already sends \r\n
     if (::tcsetattr(fd, TCSANOW, &raw) == 0) {
       fd_ = fd;
       active_ = true;

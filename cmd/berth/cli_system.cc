@@ -45,14 +45,14 @@ int version_main(int argc, char** argv) {
     std::printf("%s\n", out->c_str());
     return api ? 0 : 1;
   }
-  std::printf("Client:\n Version:           %s\n API version:       %s\n OS/Arch:           linux/%s\n",
+  std::printf("Client:\n Version:      %s\n API version:  %s\n OS/Arch:      linux/%s\n",
               engine::kEngineVersion, api::client::kClientApiVersion, str(client, "Arch").c_str());
   if (!api) {
     std::printf("\n");
     return report(api.error());
   }
-  std::printf("\nServer:\n Engine:\n  Version:          %s\n  API version:      %s (minimum version %s)\n"
-              "  OS/Arch:          %s/%s\n  Kernel Version:   %s\n",
+  std::printf("\nServer:\n Version:      %s\n API version:  %s (minimum version %s)\n"
+              " OS/Arch:      %s/%s\n Kernel:       %s\n",
               str(server, "Version").c_str(), str(server, "ApiVersion").c_str(), str(server, "MinAPIVersion").c_str(),
               str(server, "Os").c_str(), str(server, "Arch").c_str(), str(server, "KernelVersion").c_str());
   return 0;

@@ -58,7 +58,7 @@ Result<UniqueFd> dial(const Endpoint& ep) {
     std::memcpy(sa.sun_path, ep.unix_path.data(), ep.unix_path.size());
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
       int e = errno;
-      return fail(Errc::Unavailable, "Cannot connect to the berth daemon at {}: {}. Is the daemon running?",
+      return fail(Errc::Unavailable, "Cannot connect to the berth daemon at {}: {} (is the daemon running?)",
                   ep.str(), std::strerror(e));
     }
     return fd;
@@ -81,7 +81,7 @@ Result<UniqueFd> dial(const Endpoint& ep) {
     last = errno;
   }
   ::freeaddrinfo(res);
-  return fail(Errc::Unavailable, "Cannot connect to the berth daemon at {}: {}. Is the daemon running?", ep.str(),
+  return fail(Errc::Unavailable, "Cannot connect to the berth daemon at {}: {} (is the daemon running?)", ep.str(),
               std::strerror(last));
 }
 
