@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "commands.h"
 #include "image/registry/client.h"
+#include "image/registry/content_adapter.h"
 #include "image/registry/oci_layout.h"
 #include "registry/server.h"
 #include "registry/storage.h"
@@ -91,7 +92,7 @@ int copy(const CopyArgs& a) {
     auto [dir, tag] = split_oci(a.src);
     auto ref = ir::parse_reference(a.dst.substr(9));
     if (!ref) return die(ref.error());
-    auto store = ir::FsBlobStore::open(dir);
+    auto store = ir::open_local_content_store(dir);
     if (!store) return die(store.error());
     auto desc = ir::layout_find(dir, tag);
     if (!desc) return die(desc.error());
@@ -100,6 +101,7 @@ int copy(const CopyArgs& a) {
     po.mount_from = a.mount_from;
     po.progress = progress;
     auto r = client.push(*ref, **store, desc->digest, po);
+    ::rmdir((dir + "/ingest").c_str());  // the content store's ingest dir, empty: not part of the layout
     if (!r) return die(r.error());
     std::printf("%s: pushed %s (%d uploaded, %d existing, %d mounted)\n", ref->str().c_str(), r->digest.str().c_str(),
                 r->blobs_uploaded, r->blobs_existing, r->blobs_mounted);
@@ -110,7 +112,7 @@ int copy(const CopyArgs& a) {
     if (!ref) return die(ref.error());
     auto [dir, tag] = split_oci(a.dst);
     if (tag.empty()) tag = ref->tag.empty() ? "latest" : ref->tag;
-    auto store = ir::FsBlobStore::open(dir);
+    auto store = ir::open_local_content_store(dir);
     if (!store) return die(store.error());
     ir::PullOptions po;
     po.progress = progress;

@@ -30,7 +30,6 @@ namespace {
 
 namespace http = berth::net::http;
 using image::registry::BlobStore;
-using image::registry::FsBlobStore;
 using image::registry::parse_reference;
 using image::registry::ProgressEvent;
 using image::registry::ProgressState;
@@ -143,7 +142,9 @@ class Registry : public ::testing::Test {
     std::lock_guard lk(mu_);
     return std::exchange(log_, {});
   }
-  std::unique_ptr<FsBlobStore> store(const std::string& name) { return FsBlobStore::open(dir_ / name).value(); }
+  std::unique_ptr<BlobStore> store(const std::string& name) {
+    return image::registry::open_local_content_store(dir_ / name).value();
+  }
 
   // Builds an image of n random layers in s; returns the manifest digest.
   oci::Digest make_image(BlobStore& s, int layers, size_t layer_size, uint32_t seed, std::string arch = "amd64") {

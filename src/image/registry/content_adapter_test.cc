@@ -1,4 +1,5 @@
 #include "image/registry/blob_store.h"
+#include "image/registry/content_adapter.h"
 
 #include <gtest/gtest.h>
 
@@ -7,9 +8,10 @@
 namespace berth::image::registry {
 namespace {
 
-TEST(FsBlobStore, IngestResumeCommitAndVerify) {
+// The registry's view of the content store, through the adapter.
+TEST(ContentAdapter, IngestResumeCommitAndVerify) {
   berth::testing::TempDir dir;
-  auto s = FsBlobStore::open(dir.path()).value();
+  auto s = open_local_content_store(dir.path()).value();
   std::string data = "hello, content-addressed world";
   Digest d = Digest::sha256_of(data);
   EXPECT_EQ(s->info(d).error().code(), Errc::NotFound);
