@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/file.h"
@@ -377,6 +378,38 @@ class RealEngine final : public Engine {
   std::string tmp_dir() const { return cfg_.data_root + "/tmp"; }
 
   // ---- system df ----
+  // Per-container sizes from the container operations' list with sizes (docker's JSON).
+  Result<std::vector<ContainerDiskUsage>> container_disk_usage() override {
+    ListOptions lo;
+    lo.all = true;
+    lo.size = true;
+    auto text = BERTH_TRY(container_list(lo));
+    std::vector<ContainerDiskUsage> out;
+    try {
+      auto j = nlohmann::json::parse(text);
+      for (auto& c : j) {
+        ContainerDiskUsage u;
+        u.id = c.value("Id", "");
+        if (c.contains("Names") && c["Names"].is_array()) u.names = c["Names"].get<std::vector<std::string>>();
+        u.image = c.value("Image", "");
+        u.image_id = c.value("ImageID", "");
+        u.command = c.value("Command", "");
+        u.state = c.value("State", "");
+        u.status = c.value("Status", "");
+        u.created = c.value("Created", int64_t{0});
+        u.size_rw = c.value("SizeRw", int64_t{0});
+        u.size_root_fs = c.value("SizeRootFs", int64_t{0});
+        if (c.contains("Labels") && c["Labels"].is_object())
+          for (auto& [k, v] : c["Labels"].items())
+            if (v.is_string()) u.labels[k] = v.get<std::string>();
+        out.push_back(std::move(u));
+      }
+    } catch (const std::exception& ex) {
+      return fail(Errc::Internal, "container list: {}", ex.what());
+    }
+    return out;
+  }
+
   Result<DiskUsage> system_df() override {
     DiskUsage df;
     auto cs = container_disk_usage();
