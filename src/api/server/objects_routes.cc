@@ -7,8 +7,8 @@
 
 #include "api/server/api_server.h"
 #include "api/server/common.h"
+#include "base/base64.h"
 #include "base/log.h"
-#include "image/registry/auth.h"
 
 namespace berth::api::detail {
 
@@ -145,12 +145,7 @@ bool labels_match(const std::map<std::string, std::string>& labels, const std::v
 engine::RegistryAuth parse_registry_auth(const std::optional<std::string>& header) {
   engine::RegistryAuth a;
   if (!header || header->empty()) return a;
-  std::string b = *header;
-  for (auto& c : b) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  auto dec = image::registry::base64_decode(b);
+  auto dec = base64_decode(*header);  // URL-safe or standard
   if (!dec) return a;
   auto j = json::parse(*dec, nullptr, false);
   if (!j.is_object()) return a;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/base64.h"
 #include "base/error.h"
 
 namespace berth::image::registry {
@@ -47,7 +48,7 @@ Result<std::map<std::string, Credentials>> load_docker_config(const std::string&
 // Adds or replaces the "auths" entry for registry in the config.json at path (created if missing), durably.
 Status store_docker_credentials(const std::string& path, const std::string& registry, const Credentials& c);
 
-std::string base64_encode(std::string_view in);
-Result<std::string> base64_decode(std::string_view in);  // standard alphabet; padding optional
+using berth::base64_decode;  // base/base64.h
+using berth::base64_encode;
 
 }  // namespace berth::image::registry
