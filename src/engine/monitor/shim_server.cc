@@ -32,6 +32,7 @@
 #include "engine/monitor/protocol.h"
 #include "engine/monitor/stdcopy.h"
 #include "runtime/container.h"
+#include "runtime/state_store.h"
 
 namespace berth::engine::monitor {
 
@@ -315,7 +316,8 @@ Status Shim::setup() {
   devnull_.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) return fail_errno("open /dev/null");
   BERTH_TRY(mkdir_all(cfg_.dir, 0711));
-  BERTH_TRY(write_file_atomic(cfg_.dir + "/shim.pid", std::to_string(::getpid())));
+  // A hint for the daemon, not a record: no fsync (exec-root is normally tmpfs).
+  BERTH_TRY(runtime::write_file_replace(cfg_.dir + "/shim.pid", std::to_string(::getpid()), 0644));
   ::unlink((cfg_.dir + "/exit.json").c_str());
 
   sigset_t set;
