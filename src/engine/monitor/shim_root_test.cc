@@ -417,9 +417,17 @@ TEST_F(ShimTest, CreateErrorIsReportedAndNothingIsLeft) {
   auto h = spawn(s);
   ASSERT_FALSE(h);
   EXPECT_NE(h.error().message().find("/no/such/binary"), std::string::npos) << h.error().message();
+  EXPECT_NE(h.error().message().find("No such file or directory"), std::string::npos) << h.error().message();
+  EXPECT_EQ(h.error().code(), Errc::NotFound);
   EXPECT_NE(::access((s.shim_dir + "/shim.sock").c_str(), F_OK), 0);
   runtime::Runtime rt(runtime::RuntimeOptions{s.runtime_root, "/sys/fs/cgroup"});
   EXPECT_FALSE(rt.info(s.id));
+  // The CLI's exit code 127 comes from this text.
+  set_process({"nosuchcommand"});
+  ShimSpawn s2 = spec("badcreate2");
+  auto h2 = spawn(s2);
+  ASSERT_FALSE(h2);
+  EXPECT_NE(h2.error().message().find("executable file not found"), std::string::npos) << h2.error().message();
   // A missing shim binary is a clear error too.
   ShimSpawn missing = spec("nobin");
   missing.shim_path = tmp_ / "no-such-shim";
