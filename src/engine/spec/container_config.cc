@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "engine/spec/json_reader.h"
@@ -437,7 +438,8 @@ Result<HostConfig> parse_host_config_obj(const json& j, const std::string& path)
   if (h.cgroupns_mode.empty()) h.cgroupns_mode = "private";
   if (h.shm_size == 0) h.shm_size = kDefaultShmSize;
   if (h.runtime.empty() || h.runtime == "runc") h.runtime = "berth";
-  if (h.memory > 0 && h.memory_swap == 0) h.memory_swap = 2 * h.memory;
+  if (h.memory > 0 && h.memory_swap == 0 && h.memory <= std::numeric_limits<int64_t>::max() / 2)
+    h.memory_swap = 2 * h.memory;
   if (h.memory_swappiness && *h.memory_swappiness == -1) h.memory_swappiness.reset();
   if (h.pids_limit && *h.pids_limit <= 0) h.pids_limit.reset();
   if (!h.privileged) {
@@ -1023,7 +1025,14 @@ json to_json(const Config& c) {
     j["Volumes"] = nullptr;
   }
   j["WorkingDir"] = c.working_dir;
-  j["Entrypoint"] = (c.entrypoint && !c.entrypoint->empty()) ? json(*c.entrypoint) : json(nullptr);
+  // An explicit empty entrypoint (--entrypoint "") prints as [""], as dockerd does, so it survives a reload.
+  if (!c.entrypoint) {
+    j["Entrypoint"] = nullptr;
+  } else if (c.entrypoint->empty()) {
+    j["Entrypoint"] = json::array({""});
+  } else {
+    j["Entrypoint"] = *c.entrypoint;
+  }
   if (c.network_disabled) j["NetworkDisabled"] = true;
   if (!c.mac_address.empty()) j["MacAddress"] = c.mac_address;
   j["OnBuild"] = opt_list(c.on_build);

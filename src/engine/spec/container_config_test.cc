@@ -154,11 +154,198 @@ TEST(ParseCreateRequest, RoundTripThroughStoredJson) {
   EXPECT_EQ(c1["Healthcheck"]["Interval"], 2000000000);
 }
 
+// Every field family at once (also the fuzz seed corpus/create_request/full.json).
+constexpr const char* kRichBody = R"json({
+ "Hostname": "web",
+ "Domainname": "example.org",
+ "User": "app:extra",
+ "Env": [
+  "A=1",
+  "B"
+ ],
+ "Cmd": "sh -c true",
+ "Entrypoint": [
+  ""
+ ],
+ "Image": "busybox",
+ "Volumes": {
+  "/data": {}
+ },
+ "WorkingDir": "/srv",
+ "Labels": {
+  "a": "b"
+ },
+ "ExposedPorts": {
+  "80": {},
+  "53/udp": {}
+ },
+ "Healthcheck": {
+  "Test": [
+   "CMD-SHELL",
+   "true"
+  ],
+  "Interval": 1000000000,
+  "Retries": 3
+ },
+ "StopSignal": "SIGINT",
+ "StopTimeout": 5,
+ "HostConfig": {
+  "Binds": [
+   "v1:/v1",
+   "/tmp:/tmp2:ro,rslave",
+   "/anon"
+  ],
+  "Memory": 67108864,
+  "MemorySwap": -1,
+  "MemoryReservation": 33554432,
+  "NanoCpus": 500000000,
+  "CpuShares": 512,
+  "CpusetCpus": "0",
+  "PidsLimit": 64,
+  "Ulimits": [
+   {
+    "Name": "nofile",
+    "Soft": 1024,
+    "Hard": 2048
+   }
+  ],
+  "CapAdd": [
+   "SYS_ADMIN"
+  ],
+  "CapDrop": [
+   "NET_RAW"
+  ],
+  "Privileged": false,
+  "ReadonlyRootfs": true,
+  "SecurityOpt": [
+   "no-new-privileges",
+   "seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}}]}"
+  ],
+  "RestartPolicy": {
+   "Name": "on-failure",
+   "MaximumRetryCount": 3
+  },
+  "AutoRemove": false,
+  "Init": true,
+  "ShmSize": 1048576,
+  "Sysctls": {
+   "net.ipv4.ip_forward": "1",
+   "kernel.shmmax": "4096"
+  },
+  "Devices": [
+   {
+    "PathOnHost": "/dev/null",
+    "PathInContainer": "/dev/n",
+    "CgroupPermissions": "rw"
+   }
+  ],
+  "ExtraHosts": [
+   "db:10.0.0.2"
+  ],
+  "Dns": [
+   "1.1.1.1"
+  ],
+  "DnsSearch": [
+   "example.org"
+  ],
+  "DnsOptions": [
+   "ndots:2"
+  ],
+  "LogConfig": {
+   "Type": "json-file",
+   "Config": {
+    "max-size": "10m",
+    "max-file": "3"
+   }
+  },
+  "NetworkMode": "none",
+  "GroupAdd": [
+   "audio"
+  ],
+  "Mounts": [
+   {
+    "Type": "tmpfs",
+    "Target": "/scratch",
+    "TmpfsOptions": {
+     "SizeBytes": 1048576,
+     "Mode": 448
+    }
+   },
+   {
+    "Type": "volume",
+    "Source": "named",
+    "Target": "/named",
+    "VolumeOptions": {
+     "NoCopy": true,
+     "Labels": {
+      "x": "y"
+     }
+    }
+   }
+  ],
+  "Tmpfs": {
+   "/run": "size=64k,exec"
+  },
+  "OomScoreAdj": 100,
+  "BlkioWeight": 300,
+  "DeviceCgroupRules": [
+   "c 1:3 mr"
+  ],
+  "PortBindings": {
+   "80/tcp": [
+    {
+     "HostIp": "127.0.0.1",
+     "HostPort": "8080"
+    }
+   ]
+  }
+ },
+ "NetworkingConfig": {
+  "EndpointsConfig": {
+   "n1": {
+    "Aliases": [
+     "a"
+    ],
+    "IPAMConfig": {
+     "IPv4Address": "10.1.0.5"
+    }
+   }
+  }
+ }
+})json";
+
+TEST(ParseCreateRequest, RichBodyRoundTrips) {
+  auto r = parse_create_request(kRichBody);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r->config.cmd, std::vector<std::string>{"sh -c true"});
+  EXPECT_EQ(r->host.memory_swap, -1);
+  EXPECT_EQ(r->host.mounts.size(), 2u);
+  ASSERT_TRUE(r->host.security_opt);
+  EXPECT_EQ(r->net.endpoints.at("n1").ipv4_address, "10.1.0.5");
+  json c1 = to_json(r->config), h1 = to_json(r->host);
+  auto c2 = parse_config(c1);
+  auto h2 = parse_host_config(h1);
+  ASSERT_TRUE(c2) << c2.error().message();
+  ASSERT_TRUE(h2) << h2.error().message();
+  EXPECT_EQ(to_json(*c2), c1);
+  EXPECT_EQ(to_json(*h2), h1);
+  auto m = mount_requests(r->config, r->host);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->size(), 7u);  // 3 binds, 2 mounts, 1 tmpfs, Config.Volumes /data
+}
+
 TEST(ParseCreateRequest, EmptyEntrypointIsExplicit) {
   auto r = parse_create_request(body_with([](json& j) { j["Entrypoint"] = {""}; }));
   ASSERT_TRUE(r);
   ASSERT_TRUE(r->config.entrypoint);
   EXPECT_TRUE(r->config.entrypoint->empty());
+  // Stored as dockerd prints it, [""], so a reloaded config keeps the image's entrypoint out.
+  json stored = to_json(r->config);
+  EXPECT_EQ(stored["Entrypoint"], json::array({""}));
+  auto back = parse_config(stored);
+  ASSERT_TRUE(back);
+  ASSERT_TRUE(back->entrypoint);
+  EXPECT_TRUE(back->entrypoint->empty());
 }
 
 TEST(ParseCreateRequest, KeysMatchCaseInsensitivelyLikeGo) {
