@@ -8,7 +8,7 @@
 #include "base/log.h"
 #include "commands.h"
 #include "image/registry/client.h"
-#include "image/registry/content_adapter.h"
+#include "image/content/local/local_store.h"
 #include "image/registry/oci_layout.h"
 #include "registry/server.h"
 #include "registry/storage.h"
@@ -92,7 +92,7 @@ int copy(const CopyArgs& a) {
     auto [dir, tag] = split_oci(a.src);
     auto ref = ir::parse_reference(a.dst.substr(9));
     if (!ref) return die(ref.error());
-    auto store = ir::open_local_content_store(dir);
+    auto store = image::content::LocalStore::open(dir);
     if (!store) return die(store.error());
     auto desc = ir::layout_find(dir, tag);
     if (!desc) return die(desc.error());
@@ -112,7 +112,7 @@ int copy(const CopyArgs& a) {
     if (!ref) return die(ref.error());
     auto [dir, tag] = split_oci(a.dst);
     if (tag.empty()) tag = ref->tag.empty() ? "latest" : ref->tag;
-    auto store = ir::open_local_content_store(dir);
+    auto store = image::content::LocalStore::open(dir);
     if (!store) return die(store.error());
     ir::PullOptions po;
     po.progress = progress;

@@ -10,7 +10,6 @@
 
 #include "image/image_store.h"
 #include "image/registry/client.h"
-#include "image/registry/content_adapter.h"
 
 namespace berth::image {
 
@@ -28,26 +27,29 @@ std::string familiar(const ir::Reference& r) {
   return s;
 }
 
-// A BlobStore view that attaches every blob it touches to a lease before the blob can become visible to a
-// concurrent GC: present blobs when stat'ed, new ones before their commit (and the ingest ref while written).
-class LeasedStore final : public ir::BlobStore {
+// A content store view that attaches every blob it touches to a lease before the blob can become visible to
+// a concurrent GC: present blobs when stat'ed, new ones before their commit (and the ingest ref while written).
+class LeasedStore final : public content::Store {
  public:
-  LeasedStore(ir::BlobStore& inner, metadata::Metadata& md, std::string lease)
+  LeasedStore(content::Store& inner, metadata::Metadata& md, std::string lease)
       : in_(inner), md_(md), lease_(std::move(lease)) {}
 
-  Result<ir::BlobInfo> info(const oci::Digest& d) override {
+  Result<content::Info> info(const oci::Digest& d) override {
     BERTH_TRY(hold(d));
     return in_.info(d);
   }
-  Result<std::unique_ptr<ir::BlobReader>> reader(const oci::Digest& d) override { return in_.reader(d); }
-  Result<std::unique_ptr<ir::BlobWriter>> writer(const std::string& ref) override {
-    BERTH_TRY(md_.add_lease_resource(lease_, {metadata::ResourceKind::Ingest, ref}));
-    auto w = BERTH_TRY(in_.writer(ref));
-    return std::unique_ptr<ir::BlobWriter>(new Writer(std::move(w), *this));
+  Result<std::unique_ptr<content::ReaderAt>> reader(const oci::Digest& d) override { return in_.reader(d); }
+  Result<std::unique_ptr<content::Writer>> writer(const content::WriterOptions& o) override {
+    BERTH_TRY(md_.add_lease_resource(lease_, {metadata::ResourceKind::Ingest, o.ref}));
+    if (o.expected) BERTH_TRY(hold(o.expected));
+    auto w = BERTH_TRY(in_.writer(o));
+    return std::unique_ptr<content::Writer>(new Writer(std::move(w), *this));
   }
-  Status abort_ingest(const std::string& ref) override { return in_.abort_ingest(ref); }
+  Status walk(const std::function<Status(const content::Info&)>& fn) override { return in_.walk(fn); }
   Status remove(const oci::Digest& d) override { return in_.remove(d); }
-  Status walk(const std::function<Status(const ir::BlobInfo&)>& fn) override { return in_.walk(fn); }
+  Result<std::vector<content::IngestStatus>> ingests() override { return in_.ingests(); }
+  Result<content::IngestStatus> ingest_status(const std::string& ref) override { return in_.ingest_status(ref); }
+  Status abort_ingest(const std::string& ref) override { return in_.abort_ingest(ref); }
 
  private:
   Status hold(const oci::Digest& d) {
@@ -61,9 +63,10 @@ class LeasedStore final : public ir::BlobStore {
     return ok();
   }
 
-  class Writer final : public ir::BlobWriter {
+  class Writer final : public content::Writer {
    public:
-    Writer(std::unique_ptr<ir::BlobWriter> w, LeasedStore& s) : w_(std::move(w)), s_(s) {}
+    Writer(std::unique_ptr<content::Writer> w, LeasedStore& s) : w_(std::move(w)), s_(s) {}
+    const std::string& ref() const override { return w_->ref(); }
     int64_t offset() const override { return w_->offset(); }
     Status write(std::string_view data) override { return w_->write(data); }
     Status truncate() override { return w_->truncate(); }
@@ -75,11 +78,11 @@ class LeasedStore final : public ir::BlobStore {
     Status abort() override { return w_->abort(); }
 
    private:
-    std::unique_ptr<ir::BlobWriter> w_;
+    std::unique_ptr<content::Writer> w_;
     LeasedStore& s_;
   };
 
-  ir::BlobStore& in_;
+  content::Store& in_;
   metadata::Metadata& md_;
   std::string lease_;
   std::mutex mu_;
@@ -128,8 +131,7 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
   std::string lease = lease_id("pull");
   BERTH_TRY(meta_->create_lease(lease, int64_t{24} * 3600 * 1000000000, {{"ref", out.name}}));
   LeaseGuard guard{*meta_, lease};
-  auto adapter = ir::adapt_content_store(*content_);
-  LeasedStore store(*adapter, *meta_, lease);
+  LeasedStore store(*content_, *meta_, lease);
 
   // Registry events -> docker's per-layer lines. The config blob is not a layer: docker shows nothing for it.
   ir::PullOptions po;
@@ -244,8 +246,7 @@ Result<PushResult> ImageStore::push(const std::string& name, const PushOptions& 
     };
   }
   ir::RegistryClient client(BERTH_TRY(client_options(opts.access)));
-  auto adapter = ir::adapt_content_store(*content_);
-  auto res = BERTH_TRY_CTX(client.push(ref, *adapter, rec.target.digest, po), "push {}", out.name);
+  auto res = BERTH_TRY_CTX(client.push(ref, *content_, rec.target.digest, po), "push {}", out.name);
   out.blobs_uploaded = res.blobs_uploaded;
   out.blobs_existing = res.blobs_existing;
   out.blobs_mounted = res.blobs_mounted;

@@ -18,7 +18,7 @@
 #include "base/file.h"
 #include "base/testing/temp_dir.h"
 #include "image/registry/client.h"
-#include "image/registry/content_adapter.h"
+#include "image/content/local/local_store.h"
 #include "net/http/client.h"
 #include "net/http/server.h"
 #include "oci/image_spec.h"
@@ -29,7 +29,7 @@ namespace berth::registry {
 namespace {
 
 namespace http = berth::net::http;
-using image::registry::BlobStore;
+using image::content::Store;
 using image::registry::parse_reference;
 using image::registry::ProgressEvent;
 using image::registry::ProgressState;
@@ -142,29 +142,29 @@ class Registry : public ::testing::Test {
     std::lock_guard lk(mu_);
     return std::exchange(log_, {});
   }
-  std::unique_ptr<BlobStore> store(const std::string& name) {
-    return image::registry::open_local_content_store(dir_ / name).value();
+  std::unique_ptr<Store> store(const std::string& name) {
+    return image::content::LocalStore::open(dir_ / name).value();
   }
 
   // Builds an image of n random layers in s; returns the manifest digest.
-  oci::Digest make_image(BlobStore& s, int layers, size_t layer_size, uint32_t seed, std::string arch = "amd64") {
+  oci::Digest make_image(Store& s, int layers, size_t layer_size, uint32_t seed, std::string arch = "amd64") {
     std::mt19937 rng(seed);
     oci::Manifest m;
     m.media_type = std::string(oci::media::kOciManifest);
     for (int i = 0; i < layers; ++i) {
       std::string data(layer_size + static_cast<size_t>(i) * 1000, '\0');
       for (auto& c : data) c = static_cast<char>(rng());
-      auto d = image::registry::write_blob(s, data).value();
+      auto d = image::content::write_blob(s, data).value();
       m.layers.push_back({.media_type = std::string(oci::media::kOciLayerGzip), .digest = d,
                           .size = static_cast<int64_t>(data.size())});
     }
     std::string config = nlohmann::json{{"architecture", arch}, {"os", "linux"}, {"seed", seed},
                                         {"rootfs", {{"type", "layers"}, {"diff_ids", nlohmann::json::array()}}}}
                              .dump();
-    auto cd = image::registry::write_blob(s, config).value();
+    auto cd = image::content::write_blob(s, config).value();
     m.config = {.media_type = std::string(oci::media::kOciConfig), .digest = cd,
                 .size = static_cast<int64_t>(config.size())};
-    return image::registry::write_blob(s, oci::to_json(m)).value();
+    return image::content::write_blob(s, oci::to_json(m)).value();
   }
 
   http::ClientResponse raw(const std::string& method, const std::string& target, std::string body = {},
@@ -211,7 +211,7 @@ TEST_F(Registry, PushThenPullRoundTripsEveryBlob) {
   EXPECT_EQ(std::count_if(events.begin(), events.end(), [](auto& e) { return e.state == ProgressState::Pushed; }), 4);
 
   // Pull into image/content's LocalStore (through the adapter), as `berth image pull` does.
-  auto dst = image::registry::open_local_content_store(dir_ / "content").value();
+  auto dst = image::content::LocalStore::open(dir_ / "content").value();
   events.clear();
   image::registry::PullOptions pl;
   pl.progress = [&](const ProgressEvent& e) { events.push_back(e); };
@@ -221,9 +221,9 @@ TEST_F(Registry, PushThenPullRoundTripsEveryBlob) {
   EXPECT_EQ(pulled.blobs_downloaded, 4);
   EXPECT_EQ(pulled.manifest.layers.size(), 3u);
   for (const auto& l : pulled.manifest.layers)
-    EXPECT_EQ(image::registry::read_blob(*dst, l.digest, 1 << 20).value(),
-              image::registry::read_blob(*src, l.digest, 1 << 20).value());
-  EXPECT_EQ(image::registry::read_blob(*dst, md).value(), image::registry::read_blob(*src, md).value());
+    EXPECT_EQ(image::content::read_blob(*dst, l.digest, 1 << 20).value(),
+              image::content::read_blob(*src, l.digest, 1 << 20).value());
+  EXPECT_EQ(image::content::read_blob(*dst, md).value(), image::content::read_blob(*src, md).value());
   EXPECT_EQ(std::count_if(events.begin(), events.end(),
                           [](auto& e) { return e.state == ProgressState::DownloadComplete; }),
             4);
@@ -242,11 +242,11 @@ TEST_F(Registry, PullFetchesOnlyMissingBlobs) {
   RegistryClient client({});
   auto ref = parse_reference(host_ + "/app:v1").value();
   ASSERT_TRUE(client.push(ref, *src, md));
-  auto m = oci::parse_manifest(image::registry::read_blob(*src, md).value()).value();
+  auto m = oci::parse_manifest(image::content::read_blob(*src, md).value()).value();
   auto dst = store("dst");
   // Two of the three layers are already local.
   for (int i = 0; i < 2; ++i)
-    ASSERT_TRUE(image::registry::write_blob(*dst, image::registry::read_blob(*src, m.layers[i].digest, 1 << 20).value()));
+    ASSERT_TRUE(image::content::write_blob(*dst, image::content::read_blob(*src, m.layers[i].digest, 1 << 20).value()));
   take_log();
   auto pulled = client.pull(ref, *dst).value();
   EXPECT_EQ(pulled.blobs_present, 2);
@@ -289,12 +289,12 @@ TEST_F(Registry, InterruptedDownloadResumesWithRange) {
   RegistryClient client({});
   auto ref = parse_reference(host_ + "/app:v1").value();
   ASSERT_TRUE(client.push(ref, *src, md));
-  auto m = oci::parse_manifest(image::registry::read_blob(*src, md).value()).value();
-  auto layer = image::registry::read_blob(*src, m.layers[0].digest, 1 << 20).value();
+  auto m = oci::parse_manifest(image::content::read_blob(*src, md).value()).value();
+  auto layer = image::content::read_blob(*src, m.layers[0].digest, 1 << 20).value();
   auto dst = store("dst");
   {
     // What an interrupted pull leaves behind: part of the layer in its ingest.
-    auto w = dst->writer("pull-" + m.layers[0].digest.str()).value();
+    auto w = dst->writer({.ref = "pull-" + m.layers[0].digest.str()}).value();
     ASSERT_TRUE(w->write(layer.substr(0, 200000)));
   }
   take_log();
@@ -308,7 +308,7 @@ TEST_F(Registry, InterruptedDownloadResumesWithRange) {
       ranged = true;
     }
   EXPECT_TRUE(ranged);
-  EXPECT_EQ(image::registry::read_blob(*dst, m.layers[0].digest, 1 << 20).value(), layer);
+  EXPECT_EQ(image::content::read_blob(*dst, m.layers[0].digest, 1 << 20).value(), layer);
 }
 
 TEST_F(Registry, HtpasswdBasicAuth) {
@@ -430,11 +430,11 @@ TEST_F(Registry, IndexPullSelectsLinuxAmd64) {
   idx.media_type = std::string(oci::media::kOciIndex);
   auto desc = [&](const oci::Digest& d, std::string a) {
     return oci::Descriptor{.media_type = std::string(oci::media::kOciManifest), .digest = d,
-                           .size = static_cast<int64_t>(image::registry::read_blob(*src, d)->size()),
+                           .size = static_cast<int64_t>(image::content::read_blob(*src, d)->size()),
                            .platform = oci::Platform{.architecture = a, .os = "linux"}};
   };
   idx.manifests = {desc(arm, "arm64"), desc(amd, "amd64")};
-  auto id = image::registry::write_blob(*src, oci::to_json(idx)).value();
+  auto id = image::content::write_blob(*src, oci::to_json(idx)).value();
   ASSERT_TRUE(client.push(parse_reference(host_ + "/multi:latest").value(), *src, id));
   auto dst = store("dst");
   auto pulled = client.pull(parse_reference(host_ + "/multi").value(), *dst).value();
@@ -524,7 +524,7 @@ TEST_F(Registry, ManifestsTagsCatalogReferrersAndGc) {
   auto src = store("src");
   RegistryClient client({});
   auto md = make_image(*src, 1, 1000, 8);
-  std::string body = image::registry::read_blob(*src, md).value();
+  std::string body = image::content::read_blob(*src, md).value();
   http::Headers ct;
   ct.add("Content-Type", std::string(oci::media::kOciManifest));
   // Referenced blobs must exist in the repository.
@@ -562,8 +562,8 @@ TEST_F(Registry, ManifestsTagsCatalogReferrersAndGc) {
 
   // A referrer (signature-like artifact) with subject = the image manifest.
   std::string sig = "signature bytes";
-  auto sd = image::registry::write_blob(*src, sig).value();
-  auto empty_cfg = image::registry::write_blob(*src, "{}").value();
+  auto sd = image::content::write_blob(*src, sig).value();
+  auto empty_cfg = image::content::write_blob(*src, "{}").value();
   oci::Manifest art;
   art.media_type = std::string(oci::media::kOciManifest);
   art.artifact_type = "application/vnd.example.sig";
@@ -571,9 +571,9 @@ TEST_F(Registry, ManifestsTagsCatalogReferrersAndGc) {
   art.layers = {{.media_type = "application/octet-stream", .digest = sd, .size = static_cast<int64_t>(sig.size())}};
   art.subject = oci::Descriptor{.media_type = std::string(oci::media::kOciManifest), .digest = md,
                                 .size = static_cast<int64_t>(body.size())};
-  auto ad = image::registry::write_blob(*src, oci::to_json(art)).value();
+  auto ad = image::content::write_blob(*src, oci::to_json(art)).value();
   for (const auto& b : {sd, empty_cfg}) {
-    auto blob = image::registry::read_blob(*src, b).value();
+    auto blob = image::content::read_blob(*src, b).value();
     ASSERT_EQ(raw("POST", "/v2/app/blobs/uploads/?digest=" + b.str(), blob).status, 201);
   }
   auto put_art = raw("PUT", "/v2/app/manifests/" + ad.str(), oci::to_json(art), ct);
@@ -609,7 +609,7 @@ TEST_F(Registry, InterruptedChunkedPushResumesAtTheRegistrysOffset) {
   start();
   auto src = store("src");
   auto md = make_image(*src, 1, 1 << 20, 9);
-  auto m = oci::parse_manifest(image::registry::read_blob(*src, md).value()).value();
+  auto m = oci::parse_manifest(image::content::read_blob(*src, md).value()).value();
   CuttingProxy proxy(srv_->port(), 400000);  // mid-way through the layer's chunks
   RegistryClient client({});
   auto ref = parse_reference(fmt::format("127.0.0.1:{}/app:v1", proxy.port())).value();
@@ -637,8 +637,8 @@ TEST_F(Registry, InterruptedChunkedPushResumesAtTheRegistrysOffset) {
   auto dst = store("dst");
   auto direct = parse_reference(host_ + "/app:v1").value();
   ASSERT_TRUE(client.pull(direct, *dst));
-  EXPECT_EQ(image::registry::read_blob(*dst, m.layers[0].digest, 2 << 20).value(),
-            image::registry::read_blob(*src, m.layers[0].digest, 2 << 20).value());
+  EXPECT_EQ(image::content::read_blob(*dst, m.layers[0].digest, 2 << 20).value(),
+            image::content::read_blob(*src, m.layers[0].digest, 2 << 20).value());
 }
 
 TEST(RegistryClientTimeouts, StalledServerAndUnansweredConnectFail) {

@@ -12,7 +12,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
-#include "image/registry/content_adapter.h"
+#include "image/content/local/local_store.h"
 #include "image/registry/reference.h"
 #include "oci/image_spec.h"
 
@@ -70,11 +70,11 @@ bool valid_uuid(std::string_view u) {
 Result<std::unique_ptr<Storage>> Storage::open(const std::string& root) {
   BERTH_TRY(mkdir_all(root + "/repositories"));
   BERTH_TRY(mkdir_all(root + "/uploads"));
-  auto b = BERTH_TRY(image::registry::open_local_content_store(root));
+  auto b = BERTH_TRY(image::content::LocalStore::open(root));
   return std::unique_ptr<Storage>(new Storage(root, std::move(b)));
 }
 
-Result<BlobInfo> Storage::stat_blob(const std::string& repo, const Digest& d) {
+Result<image::content::Info> Storage::stat_blob(const std::string& repo, const Digest& d) {
   if (!valid_repository_name(repo)) return fail(Errc::InvalidArgument, "invalid repository name");
   if (!exists(fmt::format("{}/_layers/{}/{}", repo_dir(repo), d.algorithm_name(), d.hex())))
     return fail(Errc::NotFound, "blob {} unknown to repository {}", d, repo);
@@ -100,7 +100,7 @@ Result<std::shared_ptr<Storage::Upload>> Storage::start_upload(const std::string
   auto u = std::make_shared<Upload>();
   u->uuid = new_uuid();
   u->repo = repo;
-  u->writer = BERTH_TRY(blobs_->writer("upload-" + u->uuid));
+  u->writer = BERTH_TRY(blobs_->writer({.ref = "upload-" + u->uuid}));
   BERTH_TRY(write_file_atomic(root_ + "/uploads/" + u->uuid, repo));
   std::lock_guard lk(mu_);
   uploads_[u->uuid] = u;
@@ -122,7 +122,7 @@ Result<std::shared_ptr<Storage::Upload>> Storage::find_upload(const std::string&
   auto u = std::make_shared<Upload>();
   u->uuid = uuid;
   u->repo = repo;
-  u->writer = BERTH_TRY(blobs_->writer("upload-" + uuid));
+  u->writer = BERTH_TRY(blobs_->writer({.ref = "upload-" + uuid}));
   std::lock_guard lk(mu_);
   auto [it, inserted] = uploads_.emplace(uuid, u);
   return it->second;
@@ -155,7 +155,7 @@ Status Storage::cancel_upload(Upload& u) {
 Result<Digest> Storage::put_manifest(const std::string& repo, const std::string& tag, const std::string& body,
                                      const std::string& media_type, const std::optional<Digest>& subject,
                                      const std::string& referrer_descriptor_json) {
-  Digest d = BERTH_TRY(image::registry::write_blob(*blobs_, body));
+  Digest d = BERTH_TRY(image::content::write_blob(*blobs_, body));
   std::lock_guard lk(mu_);
   std::string dir = repo_dir(repo);
   BERTH_TRY(touch_durable(fmt::format("{}/_manifests/revisions/sha256/{}", dir, d.hex()), media_type));
@@ -192,7 +192,7 @@ Result<ManifestRecord> Storage::get_manifest(const std::string& repo, const std:
   ManifestRecord r;
   r.digest = *d;
   r.media_type = *mt;
-  r.body = BERTH_TRY(image::registry::read_blob(*blobs_, *d, 4 << 20));
+  r.body = BERTH_TRY(image::content::read_blob(*blobs_, *d, 4 << 20));
   return r;
 }
 
@@ -283,7 +283,7 @@ Result<GcStats> Storage::gc(bool delete_untagged) {
         Digest d = work.back();
         work.pop_back();
         if (!keep.insert(d.str()).second) continue;
-        if (auto body = image::registry::read_blob(*blobs_, d, 4 << 20)) {
+        if (auto body = image::content::read_blob(*blobs_, d, 4 << 20)) {
           if (auto p = oci::parse_manifest_or_index(*body); p)
             if (auto* ix = std::get_if<oci::Index>(&*p))
               for (const auto& m : ix->manifests) work.push_back(m.digest);
@@ -299,7 +299,7 @@ Result<GcStats> Storage::gc(bool delete_untagged) {
         continue;
       }
       marked.insert(d.str());
-      auto body = image::registry::read_blob(*blobs_, d, 4 << 20);
+      auto body = image::content::read_blob(*blobs_, d, 4 << 20);
       if (!body) continue;
       auto p = oci::parse_manifest_or_index(*body);
       if (!p) continue;
@@ -309,8 +309,8 @@ Result<GcStats> Storage::gc(bool delete_untagged) {
       }
     }
   }
-  std::vector<BlobInfo> doomed;
-  BERTH_TRY(blobs_->walk([&](const BlobInfo& i) -> Status {
+  std::vector<image::content::Info> doomed;
+  BERTH_TRY(blobs_->walk([&](const image::content::Info& i) -> Status {
     if (marked.count(i.digest.str())) {
       ++st.blobs_kept;
     } else {

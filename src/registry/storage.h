@@ -1,5 +1,5 @@
 #pragma once
-// On-disk state of `berth registry serve`: blobs shared by every repository (one BlobStore), plus per-repository
+// On-disk state of `berth registry serve`: blobs shared by every repository (one image/content store), plus per-repository
 // links so a blob or manifest is visible only in repositories that received (or mounted) it.
 //
 //   <root>/
@@ -17,7 +17,7 @@
 // are durable (write_file_atomic) before the HTTP response acknowledges them.
 //
 // Thread-safety: all methods may be called concurrently; metadata writes are serialised by one mutex, blob
-// ingest concurrency is the BlobStore's.
+// ingest concurrency is the content store's.
 
 #include <map>
 #include <memory>
@@ -27,13 +27,10 @@
 #include <vector>
 
 #include "base/error.h"
-#include "image/registry/blob_store.h"
+#include "image/content/store.h"
 
 namespace berth::registry {
 
-using image::registry::BlobInfo;
-using image::registry::BlobStore;
-using image::registry::BlobWriter;
 using oci::Digest;
 
 struct ManifestRecord {
@@ -53,12 +50,12 @@ struct GcStats {
 class Storage {
  public:
   static Result<std::unique_ptr<Storage>> open(const std::string& root);
-  BlobStore& blobs() { return *blobs_; }
+  image::content::Store& blobs() { return *blobs_; }
   const std::string& root() const { return root_; }
 
   // --- blobs in a repository --------------------------------------------------------------------------------
   // NotFound unless the blob exists and is linked into repo.
-  Result<BlobInfo> stat_blob(const std::string& repo, const Digest& d);
+  Result<image::content::Info> stat_blob(const std::string& repo, const Digest& d);
   Status link_blob(const std::string& repo, const Digest& d);
   Status unlink_blob(const std::string& repo, const Digest& d);  // NotFound if not linked
 
@@ -67,7 +64,7 @@ class Storage {
     std::string uuid;
     std::string repo;
     std::mutex mu;                        // one request at a time per session
-    std::unique_ptr<BlobWriter> writer;   // guarded by mu
+    std::unique_ptr<image::content::Writer> writer;   // guarded by mu
   };
   Result<std::shared_ptr<Upload>> start_upload(const std::string& repo);
   // NotFound for unknown sessions or a session of another repository.
@@ -98,12 +95,12 @@ class Storage {
   Result<GcStats> gc(bool delete_untagged);
 
  private:
-  Storage(std::string root, std::unique_ptr<BlobStore> b) : root_(std::move(root)), blobs_(std::move(b)) {}
+  Storage(std::string root, std::unique_ptr<image::content::Store> b) : root_(std::move(root)), blobs_(std::move(b)) {}
   std::string repo_dir(const std::string& repo) const { return root_ + "/repositories/" + repo; }
   Result<std::optional<Digest>> resolve(const std::string& repo, const std::string& reference);
 
   std::string root_;
-  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<image::content::Store> blobs_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Upload>> uploads_;  // guarded by mu_
 };

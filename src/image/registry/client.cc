@@ -309,13 +309,13 @@ struct RegistryClient::Impl {
   }
 
   // Downloads one blob into the store, resuming a previous partial ingest with Range.
-  Result<int64_t> download_blob(const Reference& ref, BlobStore& store, const oci::Descriptor& d,
+  Result<int64_t> download_blob(const Reference& ref, content::Store& store, const oci::Descriptor& d,
                                 const ProgressFn& progress, std::atomic<bool>& cancel) {
     int64_t fetched = 0;
     std::optional<Error> last;
     for (int attempt = 0; attempt < kDownloadAttempts; ++attempt) {
       if (cancel) return fail(Errc::Canceled, "canceled");
-      auto w = BERTH_TRY(store.writer("pull-" + d.digest.str()));
+      auto w = BERTH_TRY(store.writer({.ref = "pull-" + d.digest.str()}));
       int64_t off = w->offset();
       if (off > d.size) {
         BERTH_TRY(w->truncate());
@@ -402,7 +402,7 @@ struct RegistryClient::Impl {
   }
 
   // Uploads one blob; returns the state reached (Pushed, AlreadyExists, Mounted).
-  Result<ProgressState> push_blob(const Reference& ref, BlobStore& store, const oci::Descriptor& d,
+  Result<ProgressState> push_blob(const Reference& ref, content::Store& store, const oci::Descriptor& d,
                                   const PushOptions& po) {
     std::string pushpull = "repository:" + ref.repository + ":pull,push";
     http::ClientRequest head;
@@ -522,7 +522,7 @@ struct RegistryClient::Impl {
     return ok();
   }
 
-  Status push_image(const Reference& ref, BlobStore& store, const oci::Manifest& m, const PushOptions& po,
+  Status push_image(const Reference& ref, content::Store& store, const oci::Manifest& m, const PushOptions& po,
                     PushResult& res) {
     std::vector<oci::Descriptor> blobs = m.layers;
     blobs.push_back(m.config);
@@ -600,7 +600,7 @@ Result<std::vector<std::string>> RegistryClient::list_tags(const Reference& ref)
   return out;
 }
 
-Result<PullResult> RegistryClient::pull(const Reference& ref, BlobStore& store, const PullOptions& po) {
+Result<PullResult> RegistryClient::pull(const Reference& ref, content::Store& store, const PullOptions& po) {
   auto& im = *impl_;
   PullResult res;
   auto top = BERTH_TRY(im.get_manifest(ref, ref.reference()));
@@ -611,7 +611,7 @@ Result<PullResult> RegistryClient::pull(const Reference& ref, BlobStore& store, 
   if (auto* idx = std::get_if<oci::Index>(&parsed)) {
     auto desc = BERTH_TRY_CTX(oci::select_platform(*idx, po.platform), "{}", ref.str());
     image = BERTH_TRY(im.get_manifest(ref, desc.digest.str()));
-    BERTH_TRY(write_blob(store, top.body));
+    BERTH_TRY(content::write_blob(store, top.body));
     parsed = BERTH_TRY(oci::parse_manifest_or_index(image.body, image.media_type));
     if (!std::holds_alternative<oci::Manifest>(parsed))
       return fail(Errc::InvalidArgument, "{}: index entry {} is not an image manifest", ref.str(), desc.digest);
@@ -652,16 +652,16 @@ Result<PullResult> RegistryClient::pull(const Reference& ref, BlobStore& store, 
   auto fetched = run_bounded(missing.size(), im.opts.max_concurrent_downloads, fetch_one, cancel);
   BERTH_TRY_CTX(std::move(fetched), "pull {}", ref.str());
   // The manifest goes in last: its presence means every blob it names is present.
-  BERTH_TRY(write_blob(store, image.body));
+  BERTH_TRY(content::write_blob(store, image.body));
   return res;
 }
 
-Result<PushResult> RegistryClient::push(const Reference& ref, BlobStore& store, const Digest& manifest,
+Result<PushResult> RegistryClient::push(const Reference& ref, content::Store& store, const Digest& manifest,
                                         const PushOptions& po) {
   auto& im = *impl_;
   PushResult res;
   res.digest = manifest;
-  auto body = BERTH_TRY(read_blob(store, manifest, kMaxManifestBytes));
+  auto body = BERTH_TRY(content::read_blob(store, manifest, kMaxManifestBytes));
   auto parsed = BERTH_TRY(oci::parse_manifest_or_index(body));
   auto media_of = [](const oci::ManifestOrIndex& p) {
     if (auto* m = std::get_if<oci::Manifest>(&p))
@@ -671,7 +671,7 @@ Result<PushResult> RegistryClient::push(const Reference& ref, BlobStore& store, 
   };
   if (auto* idx = std::get_if<oci::Index>(&parsed)) {
     for (const auto& child : idx->manifests) {
-      auto cbody = BERTH_TRY_CTX(read_blob(store, child.digest, kMaxManifestBytes), "index entry {}", child.digest);
+      auto cbody = BERTH_TRY_CTX(content::read_blob(store, child.digest, kMaxManifestBytes), "index entry {}", child.digest);
       auto cparsed = BERTH_TRY(oci::parse_manifest_or_index(cbody, child.media_type));
       auto* cm = std::get_if<oci::Manifest>(&cparsed);
       if (!cm) return fail(Errc::Unimplemented, "push: nested index {} is not supported", child.digest);

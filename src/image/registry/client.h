@@ -1,5 +1,5 @@
 #pragma once
-// Distribution-spec 1.1 client: pull and push images between a registry and a local BlobStore.
+// Distribution-spec 1.1 client: pull and push images between a registry and a local content store.
 //
 // Transport: https with certificate verification, except for loopback registries (localhost, 127/8, ::1) and
 // registries listed in ClientOptions::insecure_registries, which try https first (without verification for
@@ -32,11 +32,13 @@
 
 #include "base/error.h"
 #include "image/registry/auth.h"
-#include "image/registry/blob_store.h"
+#include "image/content/store.h"
 #include "image/registry/reference.h"
 #include "oci/image_spec.h"
 
 namespace berth::image::registry {
+
+using oci::Digest;
 
 enum class ProgressState { Waiting, Downloading, Verifying, DownloadComplete, AlreadyExists, Pushing, Pushed, Mounted };
 // Docker's wording: "Waiting", "Downloading", "Verifying Checksum", "Download complete", "Already exists",
@@ -108,9 +110,9 @@ class RegistryClient {
   // Checks ClientOptions::credentials for registry the way `docker login` does: GET /v2/ with Basic
   // credentials, or a scope-less token request for Bearer. PermissionDenied when they are refused.
   Status login(const std::string& registry);
-  Result<PullResult> pull(const Reference& ref, BlobStore& store, const PullOptions& opts = {});
+  Result<PullResult> pull(const Reference& ref, content::Store& store, const PullOptions& opts = {});
   // Pushes the manifest (or index) `manifest` from the store to ref (tag or, if ref has none, by digest).
-  Result<PushResult> push(const Reference& ref, BlobStore& store, const Digest& manifest,
+  Result<PushResult> push(const Reference& ref, content::Store& store, const Digest& manifest,
                           const PushOptions& opts = {});
 
   struct FetchedManifest {

@@ -1,7 +1,7 @@
 #pragma once
 // Minimal OCI image layout access for the registry tools (`berth registry copy`): an OCI layout directory's
-// blobs/sha256/<hex> tree is exactly image/content LocalStore's, so a layout opens as a BlobStore
-// (open_local_content_store); index.json maps
+// blobs/sha256/<hex> tree is exactly image/content LocalStore's, so a layout opens as a content store
+// (image::content::LocalStore::open); index.json maps
 // "org.opencontainers.image.ref.name" annotations to manifest descriptors.
 //   https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md
 
