@@ -289,15 +289,34 @@ Status JsonLogWriter::rotate() {
   return ok();
 }
 
+// Records are batched (one write(2) per container read, not per line); the batch is written out before a
+// rotation, so rotation still happens after the record that reaches max_size.
 Status JsonLogWriter::append_record(std::string_view log, StdStream stream, UnixNanos time) {
-  std::string rec = encode_log_record(log, stream, time);
-  BERTH_TRY_CTX(write_all(fd_.get(), rec), "write log `{}`", opts_.path);
-  size_ += rec.size();
-  if (opts_.max_size > 0 && size_ >= opts_.max_size) BERTH_TRY(rotate());
+  batch_ += encode_log_record(log, stream, time);
+  if (opts_.max_size > 0 && size_ + batch_.size() >= opts_.max_size) {
+    BERTH_TRY(write_batch());
+    BERTH_TRY(rotate());
+  }
+  return ok();
+}
+
+Status JsonLogWriter::write_batch() {
+  if (batch_.empty()) return ok();
+  std::string b = std::move(batch_);
+  batch_.clear();
+  BERTH_TRY_CTX(write_all(fd_.get(), b), "write log `{}`", opts_.path);
+  size_ += b.size();
   return ok();
 }
 
 Status JsonLogWriter::write(StdStream stream, std::string_view data, UnixNanos time) {
+  Status st = split_lines(stream, data, time);
+  Status w = write_batch();
+  if (!st) return st;
+  return w;
+}
+
+Status JsonLogWriter::split_lines(StdStream stream, std::string_view data, UnixNanos time) {
   int si = static_cast<int>(stream);
   if (si < 1 || si > 2) return fail(Errc::InvalidArgument, "log: stream {} is not output", si);
   std::string& part = partial_[si];
@@ -337,7 +356,7 @@ Status JsonLogWriter::flush(UnixNanos time) {
     partial_[si].clear();
     BERTH_TRY(append_record(line, static_cast<StdStream>(si), time));
   }
-  return ok();
+  return write_batch();
 }
 
 // ---- reader ----

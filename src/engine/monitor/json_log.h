@@ -77,12 +77,15 @@ class JsonLogWriter {
 
  private:
   explicit JsonLogWriter(JsonLogOptions o) : opts_(std::move(o)) {}
+  Status split_lines(StdStream stream, std::string_view data, UnixNanos time);
   Status append_record(std::string_view log, StdStream stream, UnixNanos time);
+  Status write_batch();
   Status rotate();
 
   JsonLogOptions opts_;
   UniqueFd fd_;
-  uint64_t size_ = 0;
+  uint64_t size_ = 0;  // bytes in the current file (written)
+  std::string batch_;  // records not yet written
   std::string partial_[3];  // by stream (stdin unused)
 };
 

@@ -411,6 +411,64 @@ TEST_F(ShimTest, ExecWithExitCodeStdinAndTty) {
   EXPECT_EQ(c.wait()->exit_code, 137);
 }
 
+TEST_F(ShimTest, ExecStillRunningWhenTheContainerDies) {
+  set_process({"sleep", "1000"});
+  ShimSpawn s = spec("execdies");
+  auto h = spawn(s);
+  ASSERT_TRUE(h) << h.error().message();
+  ShimClient c(s.shim_dir);
+  ASSERT_TRUE(c.start());
+  ExecConfig e;
+  e.exec_id = "long";
+  e.process.args = {"sh", "-c", "echo up; sleep 1000"};
+  e.process.cwd = "/";
+  ASSERT_TRUE(c.exec_create(e));
+  auto stream = c.exec_start("long");
+  ASSERT_TRUE(stream) << stream.error().message();
+  EXPECT_EQ(demux(read_until(stream->get(), "up\n")).out, "up\n");
+  auto st = c.exec_state("long");
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->running);
+  EXPECT_GT(st->pid, 0);
+  auto w = c.wait_begin();
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(c.kill(SIGKILL));
+  // The exec dies with the container's pid namespace; the shim (its subreaper) reaps it and ends its stream.
+  read_all(stream->get());
+  auto ex = ShimClient::read_wait_reply(w->get());
+  ASSERT_TRUE(ex) << ex.error().message();
+  EXPECT_EQ(ex->exit_code, 137);
+  EXPECT_NE(::access(("/sys/fs/cgroup/memory/berth/" + s.id).c_str(), F_OK), 0);
+  EXPECT_NE(::access(("/sys/fs/cgroup/freezer/berth/" + s.id).c_str(), F_OK), 0);
+}
+
+TEST_F(ShimTest, ManyExecsAreServedAndOldOnesForgotten) {
+  set_process({"sleep", "1000"});
+  ShimSpawn s = spec("manyexec");
+  auto h = spawn(s);
+  ASSERT_TRUE(h) << h.error().message();
+  ShimClient c(s.shim_dir);
+  ASSERT_TRUE(c.start());
+  ExecConfig base;
+  base.process.cwd = "/";
+  for (int i = 0; i < 140; ++i) {
+    ExecConfig e = base;
+    e.exec_id = fmt::format("e{}", i);
+    e.process.args = {"sh", "-c", fmt::format("exit {}", i % 7)};
+    ASSERT_TRUE(c.exec_create(e));
+    auto stream = c.exec_start(e.exec_id);
+    ASSERT_TRUE(stream) << stream.error().message();
+    read_all(stream->get());
+    auto code = c.exec_wait(e.exec_id);
+    ASSERT_TRUE(code) << code.error().message();
+    EXPECT_EQ(*code, i % 7);
+  }
+  EXPECT_EQ(c.exec_state("e0").error().code(), Errc::NotFound);
+  EXPECT_EQ(*c.exec_state("e139")->exit_code, 139 % 7);
+  ASSERT_TRUE(c.kill(SIGKILL));
+  EXPECT_EQ(c.wait()->exit_code, 137);
+}
+
 TEST_F(ShimTest, CreateErrorIsReportedAndNothingIsLeft) {
   set_process({"/no/such/binary"});
   ShimSpawn s = spec("badcreate");

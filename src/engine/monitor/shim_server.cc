@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,9 @@ constexpr size_t kInHighWater = 1 << 20;
 constexpr int64_t kDrainMs = 2000;
 // After the exit is recorded, how long idle connections may keep the shim alive.
 constexpr int64_t kLingerMs = 10000;
+// Finished execs kept for exec_state / exec_wait; older ones are forgotten (health checks run an exec every
+// few seconds for the container's whole life). The daemon records exit codes itself.
+constexpr size_t kMaxDoneExecs = 128;
 
 int64_t mono_ms() {
   struct timespec ts;
@@ -258,6 +262,7 @@ class Shim {
   std::map<int, std::unique_ptr<Conn>> conns_;
   std::map<std::string, std::unique_ptr<Exec>> execs_;
   uint32_t listen_events_ = 0;
+  std::deque<std::string> done_execs_;
   int exec_seq_ = 0;
 };
 
@@ -863,6 +868,11 @@ void Shim::finalize_exec(Exec& e) {
   e.waiters.clear();
   // The exit code is recorded (exec_state answers it) before the stream closes.
   if (auto it = conns_.find(e.stream_fd); it != conns_.end()) it->second->closing = true;
+  done_execs_.push_back(e.cfg.exec_id);
+  if (done_execs_.size() > kMaxDoneExecs) {
+    execs_.erase(done_execs_.front());  // e is never the oldest here: it was just appended
+    done_execs_.pop_front();
+  }
 }
 
 Status Shim::start_exec(Exec& e, Conn& c) {
@@ -892,6 +902,7 @@ Status Shim::start_exec(Exec& e, Conn& c) {
   if (!pid_text) return fail(std::move(pid_text).error().wrap("exec pid"));
   e.pid = std::atoi(pid_text->c_str());
   e.started = true;
+  e.cfg.process = oci::Process{};  // not needed any more; may be large (env)
   if (e.cfg.tty) {
     auto master = take_console();
     if (!master) {
