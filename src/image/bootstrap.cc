@@ -105,14 +105,7 @@ Result<oci::Descriptor> ImageStore::bootstrap_busybox(const std::string& name_in
     cfg.diff_ids = {layer.diff_id};
     cfg.history.push_back({cfg.created, fmt::format("berth image bootstrap busybox ({} applets from {})",
                                                     list.size(), busybox), "", "", false});
-    auto cdesc = BERTH_TRY(write_json_blob(oci::to_json(cfg), oci::media::kOciConfig, lease));
-    oci::Manifest m;
-    m.media_type = std::string(oci::media::kOciManifest);
-    m.config = cdesc;
-    m.layers.push_back(layer.desc);
-    auto mdesc = BERTH_TRY(write_json_blob(oci::to_json(m), oci::media::kOciManifest, lease));
-    BERTH_TRY(put_image(name, mdesc));
-    return mdesc;
+    return put_config_and_manifest(name, cfg, {layer.desc}, lease);
   };
   auto r = build();
   (void)meta_->delete_lease(lease);
@@ -169,18 +162,28 @@ Result<oci::Descriptor> ImageStore::import_rootfs(const std::string& tarball, co
     cfg.os = "linux";
     cfg.diff_ids = {dec.diff_id()};
     cfg.history.push_back({cfg.created, "berth image import " + tarball, "", "", false});
-    auto cdesc = BERTH_TRY(write_json_blob(oci::to_json(cfg), oci::media::kOciConfig, lease));
-    oci::Manifest man;
-    man.media_type = std::string(oci::media::kOciManifest);
-    man.config = cdesc;
-    man.layers.push_back(layer);
-    auto mdesc = BERTH_TRY(write_json_blob(oci::to_json(man), oci::media::kOciManifest, lease));
-    BERTH_TRY(put_image(name, mdesc));
-    return mdesc;
+    return put_config_and_manifest(name, cfg, {layer}, lease);
   };
   auto r = build();
   (void)meta_->delete_lease(lease);
   return r;
+}
+
+}  // namespace berth::image
+
+namespace berth::image {
+
+Result<oci::Descriptor> ImageStore::put_config_and_manifest(const std::string& name, const oci::ImageConfig& cfg,
+                                                            const std::vector<oci::Descriptor>& layers,
+                                                            const std::string& lease) {
+  auto cdesc = BERTH_TRY(write_json_blob(oci::to_json(cfg), oci::media::kOciConfig, lease));
+  oci::Manifest m;
+  m.media_type = std::string(oci::media::kOciManifest);
+  m.config = cdesc;
+  m.layers = layers;
+  auto mdesc = BERTH_TRY(write_json_blob(oci::to_json(m), oci::media::kOciManifest, lease));
+  BERTH_TRY(put_image(name, mdesc));
+  return mdesc;
 }
 
 }  // namespace berth::image

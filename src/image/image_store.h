@@ -156,6 +156,9 @@ class ImageStore {
  private:
   ImageStore() = default;
   Result<std::string> unpack_resolved(const std::string& name, const ResolvedImage& r, const ProgressSink& progress);
+  // Writes cfg and an OCI manifest over `layers` (blobs already stored), leased, and names the image.
+  Result<oci::Descriptor> put_config_and_manifest(const std::string& name, const oci::ImageConfig& cfg,
+                                                  const std::vector<oci::Descriptor>& layers, const std::string& lease);
   Result<oci::Descriptor> write_json_blob(const std::string& json, std::string_view media_type, const std::string& lease);
   std::string root_;
   std::unique_ptr<content::LocalStore> content_;

@@ -13,6 +13,7 @@
 #include "base/unique_fd.h"
 #include "image/content/local/local_store.h"
 #include "image/snapshot/diff.h"
+#include "image/snapshot/testing/tar_entries.h"
 #include "image/snapshot/overlay/overlay_snapshotter.h"
 #include "image/unpack/testing/tar_builder.h"
 #include "image/unpack/unpack.h"
@@ -28,17 +29,7 @@ std::string join_options(const std::vector<std::string>& o) {
   return s;
 }
 
-std::set<std::string> tar_entries(const std::string& blob) {
-  std::set<std::string> out;
-  struct archive* a = archive_read_new();
-  archive_read_support_format_tar(a);
-  archive_read_support_filter_gzip(a);
-  EXPECT_EQ(archive_read_open_memory(a, blob.data(), blob.size()), ARCHIVE_OK);
-  struct archive_entry* e;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) out.insert(archive_entry_pathname(e));
-  archive_read_free(a);
-  return out;
-}
+using testing::tar_entries;
 
 TEST(OverlayRoot, MountWriteCommitDiff) {
   BERTH_REQUIRE_ROOT();
