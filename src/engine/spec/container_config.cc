@@ -668,6 +668,8 @@ Result<MountRequest> parse_bind(std::string_view raw) {
     m.source = std::string(src);
     m.propagation.clear();
   }
+  // dockerd reports Mode "z" for a -v volume given without options.
+  if (m.kind == MountKind::Volume && m.mode.empty()) m.mode = "z";
   return m;
 }
 
@@ -788,6 +790,19 @@ Result<std::vector<MountRequest>> mount_requests(const Config& config, const Hos
     }
   }
   return out;
+}
+
+json inspect_mount_json(const MountRequest& m, const std::string& host_path, const std::string& volume_name) {
+  json j = json::object();
+  j["Type"] = std::string(mount_kind_name(m.kind));
+  if (m.kind == MountKind::Volume) j["Name"] = volume_name;
+  j["Source"] = m.kind == MountKind::Tmpfs ? std::string() : host_path;
+  j["Destination"] = m.destination;
+  if (m.kind == MountKind::Volume) j["Driver"] = m.volume_driver.empty() ? "local" : m.volume_driver;
+  j["Mode"] = m.mode;
+  j["RW"] = !m.read_only;
+  j["Propagation"] = m.kind == MountKind::Bind ? m.propagation : std::string();
+  return j;
 }
 
 std::string_view mount_kind_name(MountKind k) {

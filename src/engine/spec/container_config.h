@@ -259,6 +259,16 @@ struct MountRequest {
 // specification: 'a:b:c:d'`, `invalid mode: xx`, relative destinations, `Duplicate mount point: /data`.
 Result<std::vector<MountRequest>> mount_requests(const Config& config, const HostConfig& host);
 
+// One entry of inspect's top-level "Mounts" array, in dockerd's shape:
+//   bind:   {"Type":"bind","Source":"/h","Destination":"/d","Mode":"ro","RW":false,"Propagation":"rprivate"}
+//   volume: {"Type":"volume","Name":"v1","Source":"<mountpoint>","Destination":"/d","Driver":"local","Mode":"z",
+//            "RW":true,"Propagation":""}
+//   tmpfs:  {"Type":"tmpfs","Source":"","Destination":"/d","Mode":"","RW":true,"Propagation":""}
+// host_path: the bind source or the volume's mountpoint; volume_name: the (possibly generated) volume name.
+// Mounts from HostConfig.Tmpfs are not listed by dockerd; the engine skips them (MountRequest::mode != "" and
+// kind Tmpfs) or not, as it likes.
+nlohmann::json inspect_mount_json(const MountRequest& m, const std::string& host_path, const std::string& volume_name);
+
 // One entry of HostConfig.Binds: "name:/dst", "/host:/dst", "/host:/dst:ro,z,rslave", "/dst" (anonymous).
 Result<MountRequest> parse_bind(std::string_view bind);
 // One entry of HostConfig.Tmpfs: destination and "size=64m,mode=1777,noexec" options.

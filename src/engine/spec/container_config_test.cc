@@ -598,6 +598,18 @@ TEST(MountRequests, OrderAndConfigVolumes) {
   EXPECT_TRUE((*r)[3].from_config_volumes);
 }
 
+TEST(InspectMountJson, DockerdShapes) {
+  auto b = parse_bind("/tmp:/host:ro");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(inspect_mount_json(*b, "/tmp", ""),
+            json::parse(R"({"Type":"bind","Source":"/tmp","Destination":"/host","Mode":"ro","RW":false,"Propagation":"rprivate"})"));
+  auto v = parse_bind("v1:/data");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(inspect_mount_json(*v, "/var/lib/berth/volumes/v1/_data", "v1"),
+            json::parse(R"({"Type":"volume","Name":"v1","Source":"/var/lib/berth/volumes/v1/_data","Destination":"/data",
+                            "Driver":"local","Mode":"z","RW":true,"Propagation":""})"));
+}
+
 TEST(ParseSize, DockerUnits) {
   EXPECT_EQ(*parse_size("100"), 100);
   EXPECT_EQ(*parse_size("1k"), 1024);

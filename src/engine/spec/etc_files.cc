@@ -30,7 +30,8 @@ bool bad_word(std::string_view s) {
 }  // namespace
 
 Result<std::string> hosts_file(const HostsInput& in) {
-  std::string out =
+  if (in.host_hosts.size() > (1 << 20)) return fail(Errc::InvalidArgument, "host /etc/hosts is too large");
+  std::string out = in.host_network ? in.host_hosts :
       "127.0.0.1\tlocalhost\n"
       "::1\tlocalhost ip6-localhost ip6-loopback\n"
       "fe00::0\tip6-localnet\n"
@@ -45,8 +46,10 @@ Result<std::string> hosts_file(const HostsInput& in) {
     std::string name = e.substr(0, colon), ip = e.substr(colon + 1);
     if (bad_word(name)) return fail(Errc::InvalidArgument, "HostConfig.ExtraHosts[{}]: bad format for add-host: \"{}\"", i, e);
     if (!valid_ip(ip)) return fail(Errc::InvalidArgument, "HostConfig.ExtraHosts[{}]: invalid IP address in add-host: \"{}\"", i, ip);
+    if (!out.empty() && out.back() != '\n') out += '\n';
     out += fmt::format("{}\t{}\n", ip, name);
   }
+  if (in.host_network) return out;
   if (!in.hostname.empty()) {
     if (bad_word(in.hostname)) return fail(Errc::InvalidArgument, "invalid hostname \"{}\"", in.hostname);
     if (!in.domainname.empty() && bad_word(in.domainname))

@@ -16,6 +16,10 @@ struct HostsInput {
   std::string domainname;  // Config.Domainname
   std::string ip;          // the container's address; "" (no network yet) maps the hostname to 127.0.0.1
   std::vector<std::string> extra_hosts;  // HostConfig.ExtraHosts, "name:ip" (ip may be IPv6 with colons)
+  // Host networking: the host's /etc/hosts text is used instead of the localhost lines and the own-hostname
+  // line (dockerd copies the host's file), with ExtraHosts appended.
+  bool host_network = false;
+  std::string host_hosts;
 };
 
 // docker's layout:

@@ -29,6 +29,17 @@ TEST(HostsFile, DockerLayout) {
   EXPECT_EQ(*h, std::string(kLocalhostLines) + "172.17.0.2\t0123456789ab.example.org 0123456789ab\n");
 }
 
+TEST(HostsFile, HostNetworkUsesTheHostsFile) {
+  HostsInput in;
+  in.hostname = "ignored";
+  in.host_network = true;
+  in.host_hosts = "127.0.0.1 localhost\n10.0.0.9 vm";
+  in.extra_hosts = {"db:10.0.0.2"};
+  auto h = hosts_file(in);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(*h, "127.0.0.1 localhost\n10.0.0.9 vm\n10.0.0.2\tdb\n");
+}
+
 TEST(HostsFile, RejectsBadEntries) {
   for (const char* e : {"nocolon", ":1.2.3.4", "db:1.2.3", "db:x", "a b:1.2.3.4", "db:1.2.3.4\nevil"}) {
     HostsInput in;
