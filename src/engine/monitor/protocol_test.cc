@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "base/testing/temp_dir.h"
+#include "engine/monitor/shim_client.h"
 
 namespace berth::engine::monitor {
 namespace {
@@ -79,6 +80,48 @@ TEST(Protocol, LongSocketPathsWork) {
   auto missing = connect_unix(tmp.path() + "/none.sock");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), Errc::Unavailable);
+}
+
+TEST(ShimClient, DefaultShimPathNamesWhereItLooked) {
+  // The test binary has no berth-shim beside it (build/src/engine/monitor/): the error says where it looked.
+  auto p = default_shim_path();
+  if (p) {
+    EXPECT_NE(p->find("berth-shim"), std::string::npos);
+  } else {
+    EXPECT_EQ(p.error().code(), Errc::NotFound);
+    EXPECT_NE(p.error().message().find("/berth-shim"), std::string::npos);
+  }
+}
+
+TEST(ShimClient, UnreachableShimIsUnavailableAndWaitFallsBackToExitJson) {
+  testing::TempDir tmp;
+  ShimClient c(tmp.path());
+  auto st = c.state();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), Errc::Unavailable);
+  // No shim and no exit.json: NotFound (the daemon's "shim gone").
+  auto w = c.wait();
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code(), Errc::NotFound);
+  ExitInfo e;
+  e.exit_code = 42;
+  e.oom_killed = true;
+  e.finished_at = "2026-11-25T12:00:00Z";
+  ASSERT_TRUE(write_file_atomic(tmp / "exit.json", exit_info_json(e)));
+  auto w2 = c.wait();
+  ASSERT_TRUE(w2) << w2.error().message();
+  EXPECT_EQ(w2->exit_code, 42);
+  EXPECT_TRUE(w2->oom_killed);
+  EXPECT_EQ(w2->finished_at, "2026-11-25T12:00:00Z");
+  ASSERT_TRUE(write_file_atomic(tmp / "exit.json", "{garbage"));
+  EXPECT_FALSE(read_exit_file(tmp.path()));
+}
+
+TEST(ShimClient, SpawnValidatesItsInput) {
+  ShimSpawn s;
+  auto h = spawn_shim(s);
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.error().code(), Errc::InvalidArgument);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -67,6 +68,25 @@ Result<ExitInfo> read_exit_file(const std::string& shim_dir) {
   json j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(Errc::Internal, "`{}/exit.json`: not a JSON object", shim_dir);
   return exit_info_from(j);
+}
+
+Result<std::string> default_shim_path() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return fail_errno("readlink /proc/self/exe");
+  std::string exe(buf, static_cast<size_t>(n));
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  std::string installed = dir + "/berth-shim";
+  if (::access(installed.c_str(), X_OK) == 0) return installed;
+  std::string build_tree = dir + "/../berth-shim/berth-shim";
+  if (::access(build_tree.c_str(), X_OK) == 0) {
+    if (char* real = ::realpath(build_tree.c_str(), nullptr)) {
+      std::string r = real;
+      ::free(real);
+      return r;
+    }
+  }
+  return fail(Errc::NotFound, "berth-shim not found next to `{}` (expected `{}`)", exe, installed);
 }
 
 Result<ShimHandle> spawn_shim(const ShimSpawn& s) {

@@ -62,6 +62,11 @@ struct ShimHandle {
   std::string socket_path;
 };
 
+// Where the daemon finds berth-shim: <dir of /proc/self/exe>/berth-shim (installed layout), else
+// <dir>/../berth-shim/berth-shim (the build tree: build/cmd/berth/berth, build/cmd/berth-shim/berth-shim).
+// NotFound naming the first path when neither is executable.
+Result<std::string> default_shim_path();
+
 // Starts berth-shim for spec.id and returns once the runtime has *created* the container (its process
 // waits for start) — or fails with the runtime's one-line error ("... executable file not found ...") and
 // its Errc (InvalidArgument, NotFound, ...); then nothing is left running and shim_dir holds no socket.

@@ -469,6 +469,42 @@ TEST_F(ShimTest, ManyExecsAreServedAndOldOnesForgotten) {
   EXPECT_EQ(c.wait()->exit_code, 137);
 }
 
+TEST_F(ShimTest, LogsFollowUntilTheContainerExits) {
+  // The daemon's `logs -f`: the reader follows the file the shim writes and stops, after draining, when the
+  // exit is recorded (stop_fd = a pending wait). Driven through stdin, so no timing is involved.
+  set_process({"sh", "-c", "echo first; read x; echo second; echo third >&2"});
+  ShimSpawn s = spec("follow");
+  s.open_stdin = true;
+  auto h = spawn(s);
+  ASSERT_TRUE(h) << h.error().message();
+  ShimClient c(s.shim_dir);
+  auto in = c.attach(true, false, false);
+  ASSERT_TRUE(in);
+  ASSERT_TRUE(c.start());
+  auto w = c.wait_begin();
+  ASSERT_TRUE(w);
+  LogReadOptions o;
+  o.follow = true;
+  o.stop_fd = w->get();
+  std::string wire;
+  bool poked = false;
+  auto st = read_json_log(s.log_path, s.log_max_files, o, [&](std::string_view b) {
+    wire.append(b);
+    if (!poked && demux(wire).out == "first\n") {
+      poked = true;
+      EXPECT_TRUE(write_all(in->get(), "go\n"));
+    }
+    return true;
+  });
+  ASSERT_TRUE(st) << st.error().message();
+  Demuxed d = demux(wire);
+  EXPECT_EQ(d.out, "first\nsecond\n");
+  EXPECT_EQ(d.err, "third\n");
+  auto ex = ShimClient::read_wait_reply(w->get());
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->exit_code, 0);
+}
+
 TEST_F(ShimTest, CreateErrorIsReportedAndNothingIsLeft) {
   set_process({"/no/such/binary"});
   ShimSpawn s = spec("badcreate");
