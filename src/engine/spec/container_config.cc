@@ -912,9 +912,11 @@ Status validate_host_config(const HostConfig& h) {
     auto names = ulimit_names();
     if (std::find(names.begin(), names.end(), u.name) == names.end())
       return fail(Errc::InvalidArgument, "HostConfig.Ulimits[{}]: invalid ulimit type: {}", i, u.name);
-    if (u.soft < 0 || u.hard < 0)
+    // -1 means unlimited (RLIM_INFINITY); other negative values are errors.
+    if (u.soft < -1 || u.hard < -1)
       return fail(Errc::InvalidArgument, "HostConfig.Ulimits[{}]: ulimit {} must not be negative", i, u.name);
-    if (u.soft > u.hard)
+    auto inf = [](int64_t v) { return v == -1 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(v); };
+    if (inf(u.soft) > inf(u.hard))
       return fail(Errc::InvalidArgument,
                   "HostConfig.Ulimits[{}]: ulimit soft limit must be less than or equal to hard limit: {} > {}", i,
                   u.soft, u.hard);
@@ -951,7 +953,10 @@ Status validate_host_config(const HostConfig& h) {
       if (colon == std::string::npos || colon == 0)
         return fail(Errc::InvalidArgument, "HostConfig.ExtraHosts[{}]: bad format for add-host: \"{}\"", i, e);
       std::string ip = e.substr(colon + 1);
-      if (ip != "host-gateway" && !valid_ip(ip))
+      if (ip == "host-gateway")
+        return fail(Errc::InvalidArgument,
+                    "HostConfig.ExtraHosts[{}]: host-gateway needs bridge networking, which is not available yet", i);
+      if (!valid_ip(ip))
         return fail(Errc::InvalidArgument, "HostConfig.ExtraHosts[{}]: invalid IP address in add-host: \"{}\"", i, ip);
       if (e.substr(0, colon).find_first_of(" \t\n") != std::string::npos)
         return fail(Errc::InvalidArgument, "HostConfig.ExtraHosts[{}]: bad format for add-host: \"{}\"", i, e);
@@ -977,7 +982,8 @@ Status validate_host_config(const HostConfig& h) {
         return fail(Errc::InvalidArgument, "HostConfig.{}: {} is not an absolute path",
                     list == &h.masked_paths ? "MaskedPaths" : "ReadonlyPaths", p);
   }
-  BERTH_TRY(check_sysctls(h.sysctls, h.network_mode == "host", h.ipc_mode == "host"));
+  BERTH_TRY(check_sysctls(h.sysctls, h.network_mode == "host" || h.network_mode.starts_with("container:"),
+                          h.ipc_mode == "host"));
   BERTH_TRY(check_security_opts(h));
   if (h.volumes_from && !h.volumes_from->empty())
     return fail(Errc::InvalidArgument, "HostConfig.VolumesFrom: --volumes-from is not supported");

@@ -470,7 +470,14 @@ TEST(ParseCreateRequest, RejectsBadSecurityAndNamespaces) {
   expect_invalid(hc("Ulimits", json::array({{{"Name", "nofile"}, {"Soft", 10}, {"Hard", 5}}})),
                  "ulimit soft limit must be less than or equal to hard limit: 10 > 5");
   expect_invalid(hc("Ulimits", json::array({{{"Name", "files"}, {"Soft", 1}, {"Hard", 1}}})), "invalid ulimit type: files");
-  expect_invalid(hc("Ulimits", json::array({{{"Name", "nofile"}, {"Soft", -1}, {"Hard", 1}}})), "must not be negative");
+  expect_invalid(hc("Ulimits", json::array({{{"Name", "nofile"}, {"Soft", -2}, {"Hard", 1}}})), "must not be negative");
+  expect_invalid(hc("Ulimits", json::array({{{"Name", "core"}, {"Soft", -1}, {"Hard", 1}}})), "soft limit must be less");
+  expect_invalid(hc("ExtraHosts", {"gw:host-gateway"}), "host-gateway");
+  expect_invalid(body_with([](json& j) {
+                   j["HostConfig"]["NetworkMode"] = "container:abc";
+                   j["HostConfig"]["Sysctls"] = {{"net.ipv4.ip_forward", "1"}};
+                 }),
+                 "not allowed in host network namespace");
   expect_invalid(hc("Sysctls", {{"kernel.hostname", "x"}}), "sysctl \"kernel.hostname\" is not allowed");
   expect_invalid(hc("Sysctls", {{"net/../../x", "1"}}), "invalid sysctl key");
   expect_invalid(body_with([](json& j) {
@@ -532,6 +539,7 @@ TEST(ParseCreateRequest, AcceptsDockerSpellings) {
     h["DeviceCgroupRules"] = {"c 1:3 mr", "a *:* m"};
     h["PidMode"] = "host";
     h["Runtime"] = "runc";
+    h["Ulimits"] = json::array({{{"Name", "core"}, {"Soft", -1}, {"Hard", -1}}});
   }));
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->host.runtime, "berth");

@@ -90,7 +90,7 @@ Status check_sysctls(const std::map<std::string, std::string>& sysctls, bool hos
     }
     if (k.starts_with("net.")) {
       if (host_network)
-        return fail(Errc::InvalidArgument, "HostConfig.Sysctls: sysctl \"{}\" not allowed in host network namespace", k);
+        return fail(Errc::InvalidArgument, "HostConfig.Sysctls: sysctl \"{}\" not allowed in host network namespace (or one shared with another container)", k);
       continue;
     }
     return fail(Errc::InvalidArgument, "HostConfig.Sysctls: sysctl \"{}\" is not allowed (not namespaced)", k);

@@ -197,6 +197,7 @@ Result<std::vector<oci::Rlimit>> build_rlimits(const HostConfig& h) {
     std::string name = "RLIMIT_" + upper(u.name);
     auto num = oci::rlimit_number(name);
     if (!num) return fail(Errc::InvalidArgument, "HostConfig.Ulimits[{}]: invalid ulimit type: {}", i, u.name);
+    // -1 = unlimited: RLIM_INFINITY, which is what uint64 -1 is.
     uint64_t hard = static_cast<uint64_t>(u.hard), soft = static_cast<uint64_t>(u.soft);
     uint64_t cur = current_hard(*num);
     if (!can_raise && cur != RLIM_INFINITY && hard > cur)
@@ -434,7 +435,7 @@ Result<oci::Spec> build_spec(const SpecInput& in) {
   if (h.cgroupns_mode != "host") lx.namespaces.push_back({oci::NamespaceType::Cgroup, ""});
   lx.cgroups_path = in.cgroups_path;
 
-  BERTH_TRY(check_sysctls(h.sysctls, in.network == NetworkMode::Host, h.ipc_mode == "host"));
+  BERTH_TRY(check_sysctls(h.sysctls, in.network != NetworkMode::Private, h.ipc_mode == "host"));
   lx.sysctl = h.sysctls;
 
   if (!priv && !sec.systempaths_unconfined) {
