@@ -357,6 +357,10 @@ class RealEngine final : public Engine {
   }
 
   // ---- objects: volumes, networks, events, system df, image transfer, disk GC ----
+  // The GC thread calls into the whole engine (container sizes, the image store): stop it before any member
+  // goes, whatever their declaration order.
+  ~RealEngine() override { gc_runner_.reset(); }
+
   Status init_objects() {
     events_ = std::make_unique<EventBus>();
     volumes_ = BERTH_TRY(VolumeStore::open(cfg_.data_root + "/volumes", events_.get()));
@@ -615,7 +619,7 @@ class RealEngine final : public Engine {
       std::vector<std::pair<int64_t, std::string>> d;
       for (auto& en : all) {
         bool tagged = std::any_of(en.names.begin(), en.names.end(), [](auto& n) { return n.find('@') == std::string::npos; });
-        if (!tagged) d.push_back({parse_rfc3339(en.resolved.config.created), en.id});
+        if (!tagged && !in_use.count(en.id)) d.push_back({parse_rfc3339(en.resolved.config.created), en.id});
       }
       std::sort(d.begin(), d.end());
       std::vector<std::string> out;
@@ -629,13 +633,21 @@ class RealEngine final : public Engine {
       return ok();
     }
 
+    std::set<std::string> in_use;  // image IDs containers use: never collected
+
    private:
     RealEngine& e_;
   };
 
   Result<GcReport> disk_gc(bool force) override {
-    std::lock_guard lk(mu_);
     StoreGcActions actions(*this);
+    auto cs = container_disk_usage();  // before the image lock: the container operations may take it
+    if (cs) {
+      for (auto& c : *cs) actions.in_use.insert(c.image_id);
+    } else if (cs.error().code() != Errc::Unimplemented) {
+      return fail(cs.error().wrap("disk gc: which images containers use"));
+    }
+    std::lock_guard lk(mu_);
     std::string root = cfg_.data_root;
     auto rep = BERTH_TRY(run_disk_gc(gc_policy_, [root] { return statvfs_usage(root); }, actions, force));
     if (rep.ran)

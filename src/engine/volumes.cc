@@ -223,7 +223,11 @@ Result<Volume> VolumeStore::create(const VolumeCreateRequest& req) {
                 name, name);
   auto& im = *impl_;
   std::lock_guard lk(im.mu);
-  if (auto existing = im.load_locked(name)) return *existing;  // docker: create of an existing name is a no-op
+  if (auto existing = im.load_locked(name)) {  // docker: create of an existing name is a no-op
+    if (!req.driver.empty() && existing->driver != driver)
+      return fail(Errc::Conflict, "volume name {} already in use with driver {}", name, existing->driver);
+    return *existing;
+  }
   // Leftover directory without metadata (crash during an earlier create or remove): start afresh.
   if (::faccessat(im.dirfd.get(), name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) BERTH_TRY(remove_all(root_ + "/" + name));
   if (::mkdirat(im.dirfd.get(), name.c_str(), 0701) != 0) return fail_errno("create volume `{}`", name);
