@@ -749,6 +749,15 @@ void Shim::deliver_container(StdStream s, std::string_view data) {
 }
 
 void Shim::on_output(Tag t, int fd) {
+  // The event may be stale (the fd closed earlier in this batch, its number possibly reused): only read
+  // an fd that is still the one registered under this tag.
+  Exec* e = nullptr;
+  if (t == Tag::CtrOut || t == Tag::CtrErr) {
+    if (fd != (t == Tag::CtrOut ? ctr_.out.get() : ctr_.err.get())) return;
+  } else {
+    e = exec_by_fd(fd);
+    if (!e || fd != (t == Tag::ExecOut ? e->io.out.get() : e->io.err.get())) return;
+  }
   char buf[kReadChunk];
   ssize_t n;
   do {
@@ -768,8 +777,6 @@ void Shim::on_output(Tag t, int fd) {
     }
     return;
   }
-  Exec* e = exec_by_fd(fd);
-  if (!e) return;
   if (eof) {
     if (t == Tag::ExecOut) close_output(e->io, e->io.out, e->io.out_events);
     else close_output(e->io, e->io.err, e->io.err_events);
