@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -141,29 +142,42 @@ Result<UniqueFd> recv_fd(int sock) {
   return UniqueFd(fd);
 }
 
-// Drops the shim's resident pages of its own (read-only) program text and data: creating a container or an
+// Drops the shim's resident pages of its own read-only program text and data: creating a container or an
 // exec runs most of the runtime library once, and those pages would otherwise stay counted in the shim's RSS
 // for the container's life. They are page cache shared by every shim; the loop faults back in the few it
-// uses. Writable mappings are left alone (MADV_DONTNEED would discard their contents).
+// uses. Only mappings of our binary that are not writable and hold no private (anonymous) page are
+// dropped: writable data would lose its contents, and the RELRO part (relocated at start-up, then made
+// read-only) holds private copies whose file contents are stale.
 void trim_resident_text() {
-  // The read-only mappings of our own binary, found once.
   static std::vector<std::pair<uintptr_t, size_t>> ranges = [] {
     std::vector<std::pair<uintptr_t, size_t>> out;
     char exe[4096];
     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return out;
     exe[n] = 0;
-    FILE* f = std::fopen("/proc/self/maps", "re");
+    FILE* f = std::fopen("/proc/self/smaps", "re");
     if (!f) return out;
     char line[4096 + 128];
+    bool candidate = false;
+    unsigned long lo = 0, hi = 0;
     while (std::fgets(line, sizeof line, f)) {
-      unsigned long lo, hi;
+      unsigned long a, b;
       char perms[8];
       int path_at = 0;
-      if (std::sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path_at) < 3 || path_at == 0) continue;
-      std::string_view path(line + path_at);
-      while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.remove_suffix(1);
-      if (path == exe && perms[1] != 'w') out.emplace_back(lo, hi - lo);
+      if (std::sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &a, &b, perms, &path_at) >= 3 && path_at > 0 &&
+          std::strchr(line, ':') != nullptr && line[0] != ' ' && std::isxdigit(static_cast<unsigned char>(line[0]))) {
+        std::string_view path(line + path_at);
+        while (!path.empty() && (path.back() == '\n' || path.back() == ' ')) path.remove_suffix(1);
+        candidate = path == exe && perms[1] != 'w';
+        lo = a;
+        hi = b;
+        continue;
+      }
+      unsigned long anon_kb = 0;
+      if (candidate && std::sscanf(line, "Anonymous: %lu kB", &anon_kb) == 1) {
+        if (anon_kb == 0) out.emplace_back(lo, hi - lo);
+        candidate = false;
+      }
     }
     std::fclose(f);
     return out;
