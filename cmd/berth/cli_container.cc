@@ -257,6 +257,7 @@ int inspect_main(int argc, char** argv) {
   int failed = 0;
   for (const auto& n : cmd.args) {
     std::optional<json> found;
+    bool other_error = false;
     for (const auto& k : kinds) {
       if (!type.empty() && type != k.name) continue;
       Query q;
@@ -268,14 +269,13 @@ int inspect_main(int argc, char** argv) {
       }
       if (r.error().code() != Errc::NotFound) {
         report(r.error());
-        failed = 1;
+        other_error = true;
         break;
       }
     }
     if (!found) {
-      if (!failed || type.empty()) {
+      if (!other_error)
         std::fprintf(stderr, "Error: No such %s: %s\n", type.empty() ? "object" : type.c_str(), n.c_str());
-      }
       failed = 1;
       continue;
     }

@@ -175,6 +175,65 @@ def berth_pty(d, *args, keys=b"", rows=30, cols=100, timeout=60):
     return rc, out.decode(errors="replace")
 
 
+class PtySession:
+    """berth on a pty that is its controlling terminal (so a window-size change sends it SIGWINCH), driven
+    step by step: expect() reads until a pattern shows up (bounded by a hang guard), send() types,
+    resize() changes the window size."""
+
+    def __init__(self, d, *args, rows=30, cols=100):
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+        def ctty():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen([BERTH, "-H", d.host, *args], stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True, close_fds=True, preexec_fn=ctty)
+        os.close(slave)
+        self.out = b""
+
+    def expect(self, pattern, timeout=30):
+        deadline = time.monotonic() + timeout
+        while pattern not in self.out and time.monotonic() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    return False
+                if not chunk:
+                    return False
+                self.out += chunk
+        return pattern in self.out
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def resize(self, rows, cols):
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def finish(self, timeout=30):
+        self.expect(b"\x00never\x00", timeout=0.5)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        while True:
+            r, _, _ = select.select([self.master], [], [], 0.1)
+            if not r:
+                break
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.out += chunk
+        os.close(self.master)
+        return rc, self.out.decode(errors="replace")
+
+
 def inspect(d, name, fmt):
     r = berth(d, "inspect", "--format", fmt, name)
     return r.stdout.strip() if r.returncode == 0 else None
@@ -235,6 +294,32 @@ def steps(d, env):
                         keys=b"typed\r")
     yield ("run -it through a pty (console size, stdin, exit 5)",
            rc == 5 and "30 100" in out and "IS-A-TTY" in out and "got-typed" in out, f"rc {rc}, out {out[-200:]!r}")
+
+    # SIGWINCH on the client's terminal -> POST resize -> the container's pty gets the new size.
+    s = PtySession(d, "run", "--rm", "-it", IMAGE, "sh", "-c",
+                   WAIT_SIZE + 'echo size-$(stty size | tr " " x); '
+                   'while [ "$(stty size)" != "40 120" ]; do sleep 0.1; done; echo resized-$(stty size | tr " " x)')
+    first = s.expect(b"size-30x100")
+    s.resize(40, 120)
+    second = s.expect(b"resized-40x120")
+    rc, out = s.finish()
+    yield ("run -it: terminal resize (SIGWINCH) reaches the container", first and second and rc == 0,
+           f"rc {rc}, out {out[-160:]!r}")
+
+    # Signals to the client are forwarded to the container (sig-proxy).
+    sp = p + "-sigproxy"
+    proc = subprocess.Popen([BERTH, "-H", d.host, "run", "--rm", "--name", sp, IMAGE, "sh", "-c",
+                             "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.1; done"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    ready = proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    yield ("run: SIGTERM to the client is forwarded (sig-proxy)", ready and proc.returncode == 9
+           and "got-term" in out, f"rc {proc.returncode}, out {out!r}, err {err[-120:]!r}")
 
     envfile = os.path.join(env.tmp, "env.list")
     with open(envfile, "w") as f:
@@ -429,8 +514,12 @@ def steps(d, env):
         yield ("push to berth registry serve (progress stream)", r.returncode == 0 and "digest: sha256:" in r.stdout,
                short(r))
         berth(d, "rmi", ref)
-        r = berth(d, "pull", ref)
-        yield ("pull from berth registry serve", r.returncode == 0 and r.stdout.strip().endswith(ref), short(r))
+        s = PtySession(d, "pull", ref, rows=30, cols=120)
+        rc, out = s.finish(timeout=120)
+        yield ("pull from berth registry serve (on a terminal: in-place progress lines)",
+               rc == 0 and out.rstrip().endswith(ref) and "Pulling from" in out and "Digest: sha256:" in out
+               and "\x1b[K" in out,
+               f"rc {rc}, out {out[-200:]!r}")
         r = berth(d, "run", "--rm", ref, "echo", "pulled-image-runs")
         yield ("run the pulled image", r.returncode == 0 and r.stdout == "pulled-image-runs\n", short(r))
         berth(d, "rmi", ref)
@@ -455,8 +544,9 @@ def steps(d, env):
     left = berth(d, "ps", "-aq", "--filter", f"name={p}-prune").stdout.strip()
     yield ("system prune -f removes stopped containers", r.returncode == 0 and left == ""
            and "Total reclaimed space" in r.stdout, short(r))
-    left = berth(d, "ps", "-aq").stdout.split()
-    yield ("nothing left (ps -aq)", not left, f"{len(left)} containers")
+    r = berth(d, "ps", "-aq")
+    left = r.stdout.split()
+    yield ("nothing left (ps -aq)", r.returncode == 0 and not left, f"{len(left)} containers, " + short(r))
 
 
 def main():
