@@ -10,12 +10,35 @@
 #include <sys/ioctl.h>
 
 #include "api/client/jsonmessage.h"
+#include "base/base64.h"
 
 namespace berth::cli {
 
 std::string default_host() {
   const char* h = std::getenv("BERTH_HOST");
   return h && *h ? h : kDefaultHost;
+}
+
+api::client::TlsOptions tls_from_env() {
+  auto env = [](const char* k) -> std::string {
+    const char* v = std::getenv(k);
+    return v && *v && std::string_view(v) != "0" && std::string_view(v) != "false" ? v : "";
+  };
+  api::client::TlsOptions t;
+  std::string dir = env("BERTH_CERT_PATH");
+  auto file = [&](const char* k, const char* name) {
+    std::string v = env(k);
+    if (v.empty() && !dir.empty()) v = dir + "/" + name;
+    return v;
+  };
+  t.verify = !env("BERTH_TLS_VERIFY").empty();
+  t.enabled = t.verify || !env("BERTH_TLS").empty() || !env("BERTH_TLS_CACERT").empty() ||
+              !env("BERTH_TLS_CERT").empty() || !dir.empty();
+  if (!t.enabled) return t;
+  t.ca_file = file("BERTH_TLS_CACERT", "ca.pem");
+  t.cert_file = file("BERTH_TLS_CERT", "cert.pem");
+  t.key_file = file("BERTH_TLS_KEY", "key.pem");
+  return t;
 }
 
 Command::Command(std::string usage) : flags(std::move(usage)) {
@@ -48,7 +71,7 @@ bool Command::parse(int argc, char** argv, int* rc, bool interspersed, size_t mi
 }
 
 Result<ApiClient*> Command::api() {
-  if (!api_) api_ = BERTH_TRY(ApiClient::connect(host));
+  if (!api_) api_ = BERTH_TRY(ApiClient::connect(host, tls_from_env()));
   return api_.get();
 }
 
@@ -201,6 +224,7 @@ Result<std::vector<std::string>> read_env_file(const std::string& path) {
 
 namespace {
 
+// X-Registry-Auth is URL-safe base64 (what dockerd decodes).
 std::string base64(std::string_view in, bool url) {
   const char* tbl = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
                         : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -225,24 +249,6 @@ std::string base64(std::string_view in, bool url) {
     out += tbl[(v >> 12) & 63];
     out += tbl[(v >> 6) & 63];
     out += '=';
-  }
-  return out;
-}
-
-std::string unbase64(std::string_view in) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-          : (c == '+' || c == '-') ? 62 : (c == '/' || c == '_') ? 63 : -1;
-    if (v < 0) continue;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
   }
   return out;
 }
@@ -272,7 +278,7 @@ std::string registry_auth_header(std::string_view reference) {
       auto cfg = json::parse(in, nullptr, false);
       if (cfg.is_object() && cfg.contains("auths") && cfg["auths"].is_object() && cfg["auths"].contains(reg)) {
         auto& a = cfg["auths"][reg];
-        std::string up = unbase64(a.value("auth", std::string()));
+        std::string up = base64_decode(a.value("auth", std::string())).value_or("");
         auto colon = up.find(':');
         if (colon != std::string::npos) {
           json auth = {{"username", up.substr(0, colon)}, {"password", up.substr(colon + 1)}, {"serveraddress", reg}};

@@ -26,8 +26,12 @@ using nlohmann::json;
 
 inline constexpr const char* kDefaultHost = "unix:///run/berth/berth.sock";
 
-// BERTH_HOST, else DOCKER_HOST... no: BERTH_HOST, else the default socket.
+// BERTH_HOST, else the default socket.
 std::string default_host();
+// TLS for tcp:// hosts, from the environment main() fills from the global flags (docker's names):
+// --tls (BERTH_TLS), --tlsverify (BERTH_TLS_VERIFY), --tlscacert / --tlscert / --tlskey (BERTH_TLS_CACERT,
+// BERTH_TLS_CERT, BERTH_TLS_KEY), else BERTH_CERT_PATH/{ca,cert,key}.pem.
+api::client::TlsOptions tls_from_env();
 
 // Flags every API command takes; parse() handles --help (exit 0) and usage errors (exit 125).
 struct Command {

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/base64.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "image/unpack/unpack.h"
@@ -228,20 +229,7 @@ Status copy_to_container(ApiClient& api, const std::string& src, const Spec& dst
     auto stat_hdr = head.headers.get("X-Docker-Container-Path-Stat");
     if (stat_hdr) {
       // base64 JSON {name,size,mode,mtime,linkTarget}; Go's os.ModeDir is 1<<31.
-      std::string dec;
-      uint32_t acc = 0;
-      int bits = 0;
-      for (char c : *stat_hdr) {
-        int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-              : c == '+' ? 62 : c == '/' ? 63 : -1;
-        if (v < 0) continue;
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          dec += static_cast<char>((acc >> bits) & 0xff);
-        }
-      }
+      std::string dec = base64_decode(*stat_hdr).value_or("");
       auto j = json::parse(dec, nullptr, false);
       if (j.is_object()) dst_is_dir = (j.value("mode", uint64_t{0}) & (uint64_t{1} << 31)) != 0;
     }

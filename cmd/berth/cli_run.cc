@@ -86,7 +86,7 @@ class SignalProxy {
   void resize() {
     int h = 0, w = 0;
     if (!tty_ || !terminal_size(&h, &w)) return;
-    auto api = ApiClient::connect(host_);
+    auto api = ApiClient::connect(host_, tls_from_env());
     if (!api) return;
     Query q{{"h", std::to_string(h)}, {"w", std::to_string(w)}};
     if (exec_id_.empty()) {
@@ -115,7 +115,7 @@ class SignalProxy {
   void kill(int sig) {
     const char* n = signal_name(sig);
     if (!n) return;
-    auto api = ApiClient::connect(host_);
+    auto api = ApiClient::connect(host_, tls_from_env());
     if (api) (void)(*api)->post("/containers/" + container_ + "/kill", {{"signal", n}});
   }
 

@@ -66,16 +66,32 @@ int usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Global `-H HOST` / `--host HOST` / `--host=HOST` before the command (docker's form) sets BERTH_HOST.
-  while (argc >= 2 && (!std::strcmp(argv[1], "-H") || !std::strcmp(argv[1], "--host") ||
-                       !std::strncmp(argv[1], "--host=", 7) || !std::strncmp(argv[1], "-H=", 3))) {
-    const char* eq = std::strchr(argv[1], '=');
-    if (!eq && argc < 3) return usage(stderr);
-    ::setenv("BERTH_HOST", eq ? eq + 1 : argv[2], 1);
-    int shift = eq ? 1 : 2;
-    argv[shift] = argv[0];
-    argv += shift;
-    argc -= shift;
+  // Global options before the command (docker's form) become the environment the client commands read:
+  // -H/--host HOST (BERTH_HOST), --tls, --tlsverify, --tlscacert/--tlscert/--tlskey FILE.
+  struct Global {
+    const char* name;
+    const char* env;
+    bool takes_value;
+  };
+  static constexpr Global kGlobals[] = {{"-H", "BERTH_HOST", true},          {"--host", "BERTH_HOST", true},
+                                        {"--tls", "BERTH_TLS", false},       {"--tlsverify", "BERTH_TLS_VERIFY", false},
+                                        {"--tlscacert", "BERTH_TLS_CACERT", true}, {"--tlscert", "BERTH_TLS_CERT", true},
+                                        {"--tlskey", "BERTH_TLS_KEY", true}};
+  for (bool more = true; more && argc >= 2;) {
+    more = false;
+    for (const auto& g : kGlobals) {
+      size_t n = std::strlen(g.name);
+      if (std::strncmp(argv[1], g.name, n) != 0 || (argv[1][n] != '\0' && argv[1][n] != '=')) continue;
+      const char* value = argv[1][n] == '=' ? argv[1] + n + 1 : g.takes_value ? (argc >= 3 ? argv[2] : nullptr) : "1";
+      if (!value) return usage(stderr);
+      ::setenv(g.env, value, 1);
+      int shift = argv[1][n] == '=' || !g.takes_value ? 1 : 2;
+      argv[shift] = argv[0];
+      argv += shift;
+      argc -= shift;
+      more = true;
+      break;
+    }
   }
   if (argc < 2) return usage(stderr);
   if (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "help"))

@@ -16,6 +16,7 @@ import os
 import pty
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -69,6 +70,11 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.log = open(self.log_path, "wb")
         self.cgroup_parent = f"/{bt.PREFIX}-cli-{os.getpid()}"
+        # A second listener on loopback TCP with mutual TLS (both daemons refuse TCP without it).
+        self.tls = make_certs(os.path.join(self.dir, "tls"))
+        self.tcp = f"tcp://127.0.0.1:{free_port()}"
+        tls_args = ["-H", self.tcp, "--tlsverify", "--tlscacert", self.tls["ca"], "--tlscert", self.tls["server"],
+                    "--tlskey", self.tls["server-key"]]
         self.fixed_dirs = [p for p in ("/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd")
                            if not os.path.exists(p)]
         if DAEMON_KIND == "dockerd":
@@ -79,13 +85,14 @@ class Daemon:
                     "--pidfile", os.path.join(self.dir, "dockerd.pid"), "--config-file", cfg, "--bridge", "none",
                     "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
                     "--userland-proxy=false", "--cgroup-parent", self.cgroup_parent,
-                    "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level", "warn"]
+                    "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level", "warn", *tls_args]
         else:
             r = subprocess.run([BERTH, "image", "--root", self.data_root, "bootstrap", "busybox"],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError("berth image bootstrap: " + r.stderr)
-            argv = [BERTH, "daemon", "--data-root", self.data_root, "--exec-root", self.exec_root, "-H", self.host]
+            argv = [BERTH, "daemon", "--data-root", self.data_root, "--exec-root", self.exec_root, "-H", self.host,
+                    *tls_args]
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         ok = bt.wait_for(lambda: self.proc.poll() is not None or berth(self, "version", timeout=10).returncode == 0,
@@ -129,6 +136,43 @@ class Daemon:
                     os.rmdir(sub)
                 except OSError:
                     pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_certs(d):
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate it signed, plus a client
+    certificate from another CA. Returns the file paths by name."""
+    os.makedirs(d)
+
+    def ossl(*a):
+        subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=cli-test-ca")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for name, ext in (("server", ["-extfile", "san.ext"]), ("client", [])):
+        ossl("req", *ec, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+             "-out", f"{name}.pem", "-days", "1", *ext)
+    ossl("req", "-x509", *ec, "-keyout", "rogue-key.pem", "-out", "rogue.pem", "-days", "1", "-subj", "/CN=rogue")
+    return {n: os.path.join(d, n + ".pem") for n in ("ca", "server", "server-key", "client", "client-key", "rogue",
+                                                     "rogue-key")}
+
+
+def berth_tls(d, *args, cert="client", key="client-key", timeout=120):
+    """berth --tlsverify ... -H tcp://... ARGS (docker's global TLS flags)."""
+    e = dict(os.environ)
+    e.pop("BERTH_HOST", None)
+    return subprocess.run([BERTH, "--tlsverify", "--tlscacert", d.tls["ca"], "--tlscert", d.tls[cert], "--tlskey",
+                           d.tls[key], "-H", d.tcp, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, env=e, text=True, stdin=subprocess.DEVNULL)
 
 
 def berth(d, *args, timeout=120, input=None, env=None):
@@ -530,6 +574,19 @@ def steps(d, env):
     finally:
         reg.terminate()
         reg.wait()
+
+    # ---- TCP with mutual TLS ----
+    r = berth_tls(d, "version")
+    yield ("--tlsverify -H tcp:// version (mutual TLS)", r.returncode == 0 and "Server:" in r.stdout, short(r))
+    tname = p + "-tls"
+    r = berth_tls(d, "create", "--name", tname, IMAGE, "true")
+    r2 = berth_tls(d, "ps", "-a", "--filter", f"name={tname}", "--format", "{{.Names}}")
+    r3 = berth_tls(d, "rm", tname)
+    yield ("create / ps / rm over TLS", r.returncode == 0 and r2.stdout.strip() == tname and r3.returncode == 0,
+           short(r) + " | " + short(r2))
+    r = berth_tls(d, "version", cert="rogue", key="rogue-key")
+    yield ("a client certificate from another CA is refused", r.returncode != 0 and "Server:" not in r.stdout,
+           short(r))
 
     # ---- events, system ----
     t1 = int(time.time()) + 1

@@ -79,8 +79,9 @@ std::string ApiClient::target(std::string_view path, const Query& q) const {
   return fmt::format("/v{}{}{}", version_, path, encode_query(q));
 }
 
-Result<std::unique_ptr<ApiClient>> ApiClient::connect(std::string_view host) {
+Result<std::unique_ptr<ApiClient>> ApiClient::connect(std::string_view host, const TlsOptions& tls) {
   auto ep = BERTH_TRY(parse_endpoint(host));
+  ep.tls = tls;
   std::unique_ptr<ApiClient> c(new ApiClient(std::move(ep)));
   auto* conn = BERTH_TRY(c->shared());
   HttpRequest r;
@@ -102,7 +103,7 @@ Result<std::unique_ptr<ApiClient>> ApiClient::connect(std::string_view host) {
 }
 
 Result<HttpConn*> ApiClient::shared() {
-  if (!conn_) conn_ = std::make_unique<HttpConn>(BERTH_TRY(dial(ep_)));
+  if (!conn_) conn_ = BERTH_TRY(open_conn(ep_));
   return conn_.get();
 }
 
@@ -146,7 +147,7 @@ Result<std::unique_ptr<Stream>> ApiClient::stream(std::string_view method, std::
                                                   const std::optional<Body>& body, const net::http::Headers& extra,
                                                   std::function<Result<size_t>(char*, size_t)> upload,
                                                   std::string upload_type) {
-  auto conn = std::make_unique<HttpConn>(BERTH_TRY(dial(ep_)));
+  auto conn = BERTH_TRY(open_conn(ep_));
   HttpRequest r;
   r.method = std::string(method);
   r.target = target(path, q);
@@ -167,6 +168,7 @@ Result<std::unique_ptr<Stream>> ApiClient::stream(std::string_view method, std::
 }
 
 Result<Hijacked> ApiClient::hijack(std::string_view path, const Query& q, const std::optional<Body>& body) {
+  if (ep_.tls.enabled) return fail(Errc::Unimplemented, "attach and exec streams over TLS are not supported yet");
   auto conn = std::make_unique<HttpConn>(BERTH_TRY(dial(ep_)));
   HttpRequest r;
   r.method = "POST";

@@ -59,7 +59,7 @@ struct Body {
 class ApiClient {
  public:
   // Connects and negotiates the API version (HEAD /_ping).
-  static Result<std::unique_ptr<ApiClient>> connect(std::string_view host);
+  static Result<std::unique_ptr<ApiClient>> connect(std::string_view host, const TlsOptions& tls = {});
 
   const std::string& api_version() const { return version_; }
   const Endpoint& endpoint() const { return ep_; }

@@ -1,6 +1,9 @@
 #include "api/client/transport.h"
 
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -99,6 +102,79 @@ Status write_all_fd(int fd, std::string_view data) {
   return ok();
 }
 
+struct TlsSession {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  ~TlsSession() {
+    if (ssl) {
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
+    }
+    if (ctx) SSL_CTX_free(ctx);
+  }
+};
+
+namespace {
+std::string ssl_error() {
+  unsigned long e = ERR_get_error();
+  if (!e) return "the daemon closed the connection (was the client certificate refused?)";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+}  // namespace
+
+HttpConn::~HttpConn() { delete tls_; }
+
+Status HttpConn::start_tls(const TlsOptions& o, const std::string& host) {
+  auto* t = new TlsSession;
+  tls_ = t;
+  t->ctx = SSL_CTX_new(TLS_client_method());
+  if (!t->ctx) return fail(Errc::Internal, "TLS: {}", ssl_error());
+  SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+  if (o.verify) {
+    int ok = o.ca_file.empty() ? SSL_CTX_set_default_verify_paths(t->ctx)
+                               : SSL_CTX_load_verify_locations(t->ctx, o.ca_file.c_str(), nullptr);
+    if (ok != 1) return fail(Errc::InvalidArgument, "TLS: load CA {}: {}", o.ca_file, ssl_error());
+    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  if (!o.cert_file.empty() || !o.key_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(t->ctx, o.cert_file.c_str()) != 1)
+      return fail(Errc::InvalidArgument, "TLS: load certificate {}: {}", o.cert_file, ssl_error());
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+      return fail(Errc::InvalidArgument, "TLS: load key {}: {}", o.key_file, ssl_error());
+  }
+  t->ssl = SSL_new(t->ctx);
+  if (!t->ssl) return fail(Errc::Internal, "TLS: {}", ssl_error());
+  SSL_set_fd(t->ssl, fd_.get());
+  SSL_set_tlsext_host_name(t->ssl, host.c_str());
+  if (o.verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(t->ssl);
+    if (!X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())) X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+  }
+  if (SSL_connect(t->ssl) != 1) return fail(Errc::Unavailable, "TLS handshake with {}: {}", host, ssl_error());
+  return ok();
+}
+
+Status HttpConn::write(std::string_view data) {
+  if (!tls_) return write_all_fd(fd_.get(), data);
+  while (!data.empty()) {
+    int n = SSL_write(tls_->ssl, data.data(), static_cast<int>(std::min<size_t>(data.size(), 1 << 30)));
+    if (n <= 0) return fail(Errc::Unavailable, "TLS write: {}", ssl_error());
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return ok();
+}
+
+Result<std::unique_ptr<HttpConn>> open_conn(const Endpoint& ep) {
+  auto c = std::make_unique<HttpConn>(BERTH_TRY(dial(ep)));
+  if (ep.tls.enabled) {
+    if (!ep.unix_path.empty()) return fail(Errc::InvalidArgument, "TLS is for tcp:// hosts only");
+    BERTH_TRY(c->start_tls(ep.tls, ep.tcp_host));
+  }
+  return c;
+}
+
 Status HttpConn::send(const HttpRequest& req) {
   std::string head = fmt::format("{} {} HTTP/1.1\r\nHost: api.moby.localhost\r\n", req.method, req.target);
   bool ua = false;
@@ -109,21 +185,21 @@ Status HttpConn::send(const HttpRequest& req) {
   if (!ua) head += "User-Agent: berth-cli/0.1 (linux)\r\n";
   if (req.chunked_reader) {
     head += "Transfer-Encoding: chunked\r\n\r\n";
-    BERTH_TRY(write_all_fd(fd_.get(), head));
+    BERTH_TRY(write(head));
     std::string buf(256 * 1024, '\0');
     for (;;) {
       size_t n = BERTH_TRY(req.chunked_reader(buf.data(), buf.size()));
       if (n == 0) break;
-      BERTH_TRY(write_all_fd(fd_.get(), fmt::format("{:x}\r\n", n)));
-      BERTH_TRY(write_all_fd(fd_.get(), std::string_view(buf.data(), n)));
-      BERTH_TRY(write_all_fd(fd_.get(), "\r\n"));
+      BERTH_TRY(write(fmt::format("{:x}\r\n", n)));
+      BERTH_TRY(write(std::string_view(buf.data(), n)));
+      BERTH_TRY(write("\r\n"));
     }
-    return write_all_fd(fd_.get(), "0\r\n\r\n");
+    return write("0\r\n\r\n");
   }
   if (!req.body.empty() || req.send_length) head += fmt::format("Content-Length: {}\r\n", req.body.size());
   head += "\r\n";
   head += req.body;
-  return write_all_fd(fd_.get(), head);
+  return write(head);
 }
 
 Result<size_t> HttpConn::fill() {
@@ -136,7 +212,18 @@ Result<size_t> HttpConn::fill() {
   }
   char tmp[64 * 1024];
   for (;;) {
-    ssize_t n = ::read(fd_.get(), tmp, sizeof tmp);
+    ssize_t n;
+    if (tls_) {
+      int r = SSL_read(tls_->ssl, tmp, sizeof tmp);
+      if (r <= 0) {
+        int e = SSL_get_error(tls_->ssl, r);
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) return size_t{0};
+        return fail(Errc::Unavailable, "TLS read: {}", ssl_error());
+      }
+      n = r;
+    } else {
+      n = ::read(fd_.get(), tmp, sizeof tmp);
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail_errno("read from daemon");

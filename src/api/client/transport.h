@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,11 +18,20 @@
 
 namespace berth::api::client {
 
-// Where the daemon listens: `unix:///path`, `/path` (unix) or `tcp://host:port` (plain HTTP).
+// TLS for tcp:// endpoints (the daemon's TCP listener requires mutual TLS): the CA that signs the daemon's
+// certificate, and our client certificate and key.
+struct TlsOptions {
+  bool enabled = false;
+  bool verify = true;  // check the daemon's certificate against ca_file and its host name
+  std::string ca_file, cert_file, key_file;
+};
+
+// Where the daemon listens: `unix:///path`, `/path` (unix) or `tcp://host:port` (plain HTTP, or TLS).
 struct Endpoint {
   std::string unix_path;
   std::string tcp_host;
   uint16_t tcp_port = 0;
+  TlsOptions tls;
   std::string str() const;
 };
 Result<Endpoint> parse_endpoint(std::string_view host);
@@ -43,10 +53,14 @@ struct ResponseHead {
   net::http::Headers headers;
 };
 
+struct TlsSession;
+
 class HttpConn {
  public:
   explicit HttpConn(UniqueFd fd) : fd_(std::move(fd)) {}
+  ~HttpConn();
   int fd() const { return fd_.get(); }
+  bool tls() const { return tls_ != nullptr; }
 
   Status send(const HttpRequest& req);
   // Reads the status line and headers. `head_request`: the response has no body (HEAD).
@@ -58,12 +72,17 @@ class HttpConn {
   // After a 101: the bytes already buffered beyond the head, and the socket itself.
   std::string take_buffered();
   UniqueFd release() { return std::move(fd_); }
+  // Wraps the connection in TLS (client side; SNI and host-name check for `host`).
+  Status start_tls(const TlsOptions& o, const std::string& host);
   // The body was read to its end and the server did not ask to close: the connection can carry another request.
   bool reusable() const { return body_done_ && keep_alive_; }
 
  private:
   Result<size_t> fill();
   Result<std::string> read_line();
+  Status write(std::string_view data);
+
+  TlsSession* tls_ = nullptr;
 
   UniqueFd fd_;
   std::string buf_;
@@ -77,6 +96,9 @@ class HttpConn {
   uint64_t remaining_ = 0;  // of the body (Content-Length) or of the current chunk
   bool in_chunk_ = false;
 };
+
+// dial() plus TLS when the endpoint asks for it.
+Result<std::unique_ptr<HttpConn>> open_conn(const Endpoint& ep);
 
 // Writes all of data to fd (MSG_NOSIGNAL on sockets, plain write otherwise).
 Status write_all_fd(int fd, std::string_view data);
