@@ -444,8 +444,8 @@ bool pump(int fd, off_t& offset, std::string& carry, Emitter& em) {
   }
 }
 
-// Where the last `tail` lines of the files begin: (file index, offset). Scans backwards; a file's final
-// '\n' ends its last line rather than starting a new one.
+// Where the last `tail` records of the files begin: (file index, offset). Scans backwards. The last '\n' of a
+// file ends its last complete record; bytes after it are a record being written (or torn), not counted.
 std::pair<size_t, off_t> tail_start(const std::vector<UniqueFd>& fds, int64_t tail) {
   if (tail < 0 || fds.empty()) return {0, 0};
   int64_t want = tail;
@@ -454,21 +454,24 @@ std::pair<size_t, off_t> tail_start(const std::vector<UniqueFd>& fds, int64_t ta
     struct stat st;
     if (::fstat(fds[fi].get(), &st) < 0 || st.st_size == 0) continue;
     off_t end = st.st_size;
-    bool at_final = true;
-    int64_t found = 0;  // newlines seen that start a line
+    bool seen_end = false;
+    int64_t found = 0;  // newlines seen that start a record
     while (end > 0) {
       off_t start = std::max<off_t>(0, end - static_cast<off_t>(sizeof buf));
       ssize_t n = ::pread(fds[fi].get(), buf, static_cast<size_t>(end - start), start);
       if (n <= 0) break;
       for (ssize_t i = n - 1; i >= 0; --i) {
-        bool final_byte = at_final;
-        at_final = false;
-        if (buf[i] != '\n' || final_byte) continue;
+        if (buf[i] != '\n') continue;
+        if (!seen_end) {
+          seen_end = true;
+          continue;
+        }
         if (++found == want) return {fi, start + i + 1};
       }
       end = start;
     }
-    // This whole file holds found + 1 lines.
+    if (!seen_end) continue;  // no complete record in this file
+    // This whole file holds found + 1 complete records.
     if (found + 1 >= want) return {fi, 0};
     want -= found + 1;
   }

@@ -239,6 +239,20 @@ TEST(JsonLogReader, TailCountsRecordsAcrossFiles) {
   EXPECT_EQ(read_log(path, huge), read_log(path, LogReadOptions{.raw = true}));
 }
 
+TEST(JsonLogReader, TailIgnoresARecordBeingWritten) {
+  testing::TempDir tmp;
+  std::string path = tmp / "c-json.log";
+  write_records(path, 5, 0);
+  auto text = read_file(path);
+  ASSERT_TRUE(write_file_atomic(path, *text + "{\"log\":\"half"));
+  LogReadOptions o;
+  o.tail = 2;
+  o.raw = true;
+  EXPECT_EQ(read_log(path, o), "r3\nr4\n");
+  o.tail = 1;
+  EXPECT_EQ(read_log(path, o), "r4\n");
+}
+
 TEST(JsonLogReader, TailThenStreamFilterLikeDocker) {
   testing::TempDir tmp;
   std::string path = tmp / "c-json.log";
