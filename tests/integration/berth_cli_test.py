@@ -23,6 +23,7 @@ import sys
 import tarfile
 import termios
 import fcntl
+import io
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -471,6 +472,28 @@ def steps(d, env):
            got1 == "from host\n" and got2 is not None and got2.strip() == cid[:12],
            short(r1) + " | " + short(r2) + f" {got2!r}")
 
+    r = subprocess.run([BERTH, "-H", d.host, "cp", f"{web}:/tmp/renamed.txt", "-"], capture_output=True, timeout=60)
+    names, content = [], None
+    if r.returncode == 0:
+        with tarfile.open(fileobj=io.BytesIO(r.stdout), mode="r:") as t:
+            names = t.getnames()
+            content = t.extractfile("renamed.txt").read() if names == ["renamed.txt"] else None
+    yield ("cp container -> stdout (a tar)", names == ["renamed.txt"] and content == b"single file\n",
+           f"{names} {r.stderr[-100:]!r}")
+    r = berth(d, "diff", web)
+    yield ("diff (the copied files show up)", r.returncode == 0 and "A /tmp/cpsrc" in r.stdout.splitlines(), short(r))
+    r = berth(d, "pause", web)
+    paused = inspect(d, web, "{{.State.Paused}} {{.State.Status}}")
+    r2 = berth(d, "unpause", web)
+    yield ("pause / unpause", r.returncode == 0 and paused == "true paused" and r2.returncode == 0
+           and inspect(d, web, "{{.State.Paused}}") == "false", short(r) + f" {paused}")
+    exported = os.path.join(env.tmp, "export.tar")
+    r = berth(d, "export", "-o", exported, web)
+    with tarfile.open(exported) as t:
+        members = set(t.getnames()) if r.returncode == 0 else set()
+    yield ("export -o (the container's filesystem)", r.returncode == 0 and "bin/busybox" in members
+           and "tmp/renamed.txt" in members, short(r))
+
     r = berth(d, "rename", web, web + "-2")
     yield ("rename", r.returncode == 0 and inspect(d, web + "-2", "{{.Name}}") == f"/{web}-2", short(r))
     web += "-2"
@@ -487,6 +510,17 @@ def steps(d, env):
     r = berth(d, "rm", web)
     gone = berth(d, "ps", "-aq", "--filter", f"id={cid}").stdout.strip() == ""
     yield ("rm", r.returncode == 0 and gone, short(r))
+
+    # attach to a running container with stdin open
+    att = p + "-attach"
+    berth(d, "run", "-d", "-i", "--name", att, IMAGE, "sh", "-c", "read x; echo got-$x; exit 6")
+    r = berth(d, "attach", att, input="hello\n")
+    yield ("attach (stdin in, output out, exit code 6)", r.returncode == 6 and r.stdout == "got-hello\n", short(r))
+    r = berth(d, "history", "--format", "{{.ID}}", IMAGE)
+    yield ("history", r.returncode == 0 and r.stdout.strip() != "", short(r))
+    r = berth(d, "container", "prune", "-f")
+    yield ("container prune -f", r.returncode == 0 and berth(d, "ps", "-aq", "--filter", f"name={att}").stdout == ""
+           and "Total reclaimed space" in r.stdout, short(r))
 
     # logs -f follows until the container exits
     fol = p + "-follow"
