@@ -94,6 +94,26 @@ Result<std::string> normalize_port(std::string_view p, const std::string& field)
   return fmt::format("{}/{}", port, proto);
 }
 
+// Docker's signal spellings: "SIGTERM", "TERM", "15", "SIGRTMIN+3".
+bool valid_signal(std::string_view s) {
+  if (is_digits(s)) return s.size() <= 2 && std::stoi(std::string(s)) >= 1 && std::stoi(std::string(s)) <= 64;
+  std::string u(s);
+  for (char& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (u.starts_with("SIG")) u = u.substr(3);
+  static const std::set<std::string_view> names = {
+      "HUP", "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "IOT",    "BUS",    "FPE",  "KILL", "USR1", "SEGV", "USR2",
+      "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CLD", "CONT", "STOP",  "TSTP", "TTIN", "TTOU", "URG",  "XCPU",
+      "XFSZ", "VTALRM", "PROF", "WINCH", "IO",  "POLL", "PWR",  "SYS",  "UNUSED", "RTMIN", "RTMAX"};
+  if (names.count(u)) return true;
+  for (std::string_view base : {"RTMIN+", "RTMAX-"}) {
+    if (u.starts_with(base)) {
+      std::string_view n = std::string_view(u).substr(base.size());
+      return is_digits(n) && n.size() <= 2 && std::stoi(std::string(n)) <= 30;
+    }
+  }
+  return false;
+}
+
 Result<Config> parse_config_obj(const json& j, const std::string& path) {
   auto r = BERTH_TRY(JsonReader::object(j, path));
   Config c;
@@ -157,8 +177,8 @@ Result<Config> parse_config_obj(const json& j, const std::string& path) {
     if (s.size() > 255 || has_nul(s) || s.find_first_of(" \t\n/") != std::string_view::npos)
       return fail(Errc::InvalidArgument, "{}: invalid hostname or domain name \"{}\"", path.empty() ? "Hostname" : path, s);
   }
-  if (!c.stop_signal.empty() && c.stop_signal.size() > 16)
-    return fail(Errc::InvalidArgument, "{}: invalid signal: {}", r.field("StopSignal"), c.stop_signal);
+  if (!c.stop_signal.empty() && !valid_signal(c.stop_signal))
+    return fail(Errc::InvalidArgument, "{}: Invalid signal: {}", r.field("StopSignal"), c.stop_signal);
   return c;
 }
 

@@ -521,6 +521,16 @@ TEST(ParseCreateRequest, RejectsBadSecurityAndNamespaces) {
   expect_invalid(hc("PortBindings", {{"80/icmp", json::array()}}), "invalid proto: icmp");
   expect_invalid(body_with([](json& j) { j["Env"] = {"=x"}; }), "invalid environment variable");
   expect_invalid(body_with([](json& j) { j["Hostname"] = "a b"; }), "invalid hostname");
+  expect_invalid(body_with([](json& j) { j["StopSignal"] = "SIGFOO"; }), "StopSignal: Invalid signal: SIGFOO");
+  expect_invalid(body_with([](json& j) { j["StopSignal"] = "99"; }), "Invalid signal");
+  for (const char* ok : {"SIGTERM", "term", "9", "SIGRTMIN+3", "SIGRTMAX-1"}) {
+    EXPECT_TRUE(parse_create_request(body_with([&](json& j) { j["StopSignal"] = ok; }))) << ok;
+  }
+  {
+    json big = json::object();
+    for (int i = 0; i < 5000; ++i) big[fmt::format("k{}", i)] = i;
+    expect_invalid(big.dump(), "too many fields");
+  }
   expect_invalid(body_with([](json& j) { j["Healthcheck"] = {{"Test", {"RUN", "x"}}}; }), "unknown health check type");
   expect_invalid(body_with([](json& j) { j["Healthcheck"] = {{"Interval", 5}}; }), "cannot be less than 1ms");
 }

@@ -60,6 +60,10 @@ tl::unexpected<Error> type_error(const std::string& field, const nlohmann::json&
 
 Result<JsonReader> JsonReader::object(const nlohmann::json& j, std::string path) {
   if (!j.is_object() && !j.is_null()) return type_error(path, j, "object");
+  // Keys are looked up case-insensitively when not found exactly: bound the scan.
+  if (j.is_object() && j.size() > kMaxListEntries)
+    return fail(Errc::InvalidArgument, "{}: too many fields ({} > {})", path.empty() ? "body" : path, j.size(),
+                kMaxListEntries);
   return JsonReader(j, std::move(path));
 }
 
