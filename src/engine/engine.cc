@@ -685,7 +685,6 @@ class RealEngine final : public Engine {
     EndpointRequest r = req;
     r.container_id = id;
     if (r.container_name.empty()) r.container_name = name;
-    warn_no_data_path_once();
     BERTH_TRY(networks_->connect(net.id, r));
     return ok();
   }
@@ -707,14 +706,6 @@ class RealEngine final : public Engine {
     return events_->subscribe(filter, since_ns, until_ns);
   }
 
-  // The data path of bridge networks is a later issue: say so once, the first time a container joins one.
-  void warn_no_data_path_once() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-      log::warn("networks: bridge networking is not implemented yet: containers on bridge networks get a private "
-                "network namespace with loopback only (no bridge, no NAT, no published ports)");
-    });
-  }
   // ---- end of objects ----
 
  private:

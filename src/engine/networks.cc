@@ -446,6 +446,14 @@ Result<NetworkEndpoint> NetworkStore::connect(const std::string& ref, const Endp
   auto* n = BERTH_TRY(im.must_find(ref));
   if (req.container_id.empty()) return fail(Errc::InvalidArgument, "container ID is required");
   if (auto it = n->containers.find(req.container_id); it != n->containers.end()) return it->second;
+  if (n->driver == "bridge") {
+    // The data path of bridge networks is a later issue: say so once, the first time a container joins one.
+    static std::once_flag once;
+    std::call_once(once, [] {
+      log::warn("networks: bridge networking is not implemented yet: containers on bridge networks get a private "
+                "network namespace with loopback only (no bridge device, no NAT, no published ports)");
+    });
+  }
   NetworkEndpoint ep;
   ep.container_id = req.container_id;
   ep.name = req.container_name;

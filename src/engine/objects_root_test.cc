@@ -241,5 +241,49 @@ TEST(ObjectsRoot, DiskGcRunsOnItsOwnOnATimer) {
   EXPECT_EQ(count_blobs(data), 0u);
 }
 
+bool mounted_at(const std::string& path) {
+  auto text = read_file("/proc/self/mountinfo", 16 << 20);
+  return text && text->find(" " + path + " ") != std::string::npos;
+}
+
+TEST(ObjectsRoot, VolumeDriverOptionsAreMountedWhileReferenced) {
+  BERTH_REQUIRE_ROOT();
+  testing::TempDir tmp;
+  std::string host_dir = tmp / "hostdir";
+  ASSERT_TRUE(mkdir_all(host_dir, 0755));
+  ASSERT_TRUE(write_file_atomic(host_dir + "/keep", "host data"));
+  std::string cid(64, 'c');
+  {
+    auto vs = *VolumeStore::open(tmp / "volumes", nullptr);
+    auto t = vs->create({.name = "tmpv", .options = {{"type", "tmpfs"}, {"device", "tmpfs"}, {"o", "size=4m,nodev"}}});
+    ASSERT_TRUE(t) << t.error().message();
+    auto b = vs->create({.name = "bindv", .options = {{"type", "none"}, {"o", "bind"}, {"device", host_dir}}});
+    ASSERT_TRUE(b) << b.error().message();
+    EXPECT_FALSE(mounted_at(t->mountpoint));  // nothing is mounted before a container uses it
+    ASSERT_TRUE(vs->acquire("tmpv", cid));
+    ASSERT_TRUE(vs->acquire("bindv", cid));
+    EXPECT_TRUE(mounted_at(t->mountpoint));
+    auto sv = statvfs_usage(t->mountpoint);
+    ASSERT_TRUE(sv);
+    EXPECT_EQ(sv->total, 4u << 20);
+    EXPECT_EQ(*read_file(b->mountpoint + "/keep"), "host data");
+    ASSERT_TRUE(vs->acquire("tmpv", "other"));
+    ASSERT_TRUE(vs->release("tmpv", cid));
+    EXPECT_TRUE(mounted_at(t->mountpoint));  // still referenced
+    ASSERT_TRUE(vs->release("tmpv", "other"));
+    EXPECT_FALSE(mounted_at(t->mountpoint));
+    // a lost mount (reboot) comes back when the store opens again
+    ASSERT_EQ(::umount2(b->mountpoint.c_str(), MNT_DETACH), 0);
+  }
+  auto vs = *VolumeStore::open(tmp / "volumes", nullptr);
+  auto b = *vs->get("bindv");
+  EXPECT_TRUE(mounted_at(b.mountpoint));
+  // force-removing the referenced bind volume unmounts it and never touches the host directory
+  ASSERT_TRUE(vs->remove("bindv", true));
+  EXPECT_FALSE(mounted_at(b.mountpoint));
+  EXPECT_EQ(*read_file(host_dir + "/keep"), "host data");
+  EXPECT_TRUE(vs->remove("tmpv", false));
+}
+
 }  // namespace
 }  // namespace berth::engine

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,88 @@ void du_at(int dirfd, dev_t dev, std::set<std::pair<dev_t, ino_t>>& seen, int64_
   ::closedir(d);
 }
 
+// /proc/self/mountinfo escapes ' ', '\t', '\n' and '\\' as octal.
+std::string unescape_mountinfo(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
+      out += static_cast<char>(v);
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+bool is_mountpoint(const std::string& path) {
+  auto text = read_file("/proc/self/mountinfo", 16 << 20);
+  if (!text) return false;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    std::string_view line(text->data() + pos, end - pos);
+    // id parent major:minor root mountpoint ...
+    size_t f = 0, start = 0;
+    for (size_t i = 0; i <= line.size() && f < 5; i++) {
+      if (i == line.size() || line[i] == ' ') {
+        if (f == 4 && unescape_mountinfo(line.substr(start, i - start)) == path) return true;
+        f++;
+        start = i + 1;
+      }
+    }
+    pos = end + 1;
+  }
+  return false;
+}
+
+// docker's local driver options -> mount(2) arguments: "o" is a comma list of flags (ro, nosuid, bind, ...)
+// and filesystem data (size=64m, addr=...).
+struct MountSpec {
+  std::string device, type, data;
+  unsigned long flags = 0;
+};
+
+Result<MountSpec> mount_spec(const std::map<std::string, std::string>& opts) {
+  MountSpec m;
+  auto get = [&](const char* k) {
+    auto it = opts.find(k);
+    return it == opts.end() ? std::string() : it->second;
+  };
+  m.device = get("device");
+  m.type = get("type");
+  static const std::pair<const char*, unsigned long> kFlags[] = {
+      {"ro", MS_RDONLY},   {"rw", 0},           {"nosuid", MS_NOSUID},     {"nodev", MS_NODEV},
+      {"noexec", MS_NOEXEC}, {"sync", MS_SYNCHRONOUS}, {"noatime", MS_NOATIME}, {"nodiratime", MS_NODIRATIME},
+      {"relatime", MS_RELATIME}, {"bind", MS_BIND},  {"rbind", MS_BIND | MS_REC}, {"dirsync", MS_DIRSYNC}};
+  std::string o = get("o");
+  size_t p = 0;
+  while (p <= o.size() && !o.empty()) {
+    size_t c = o.find(',', p);
+    std::string item = o.substr(p, c == std::string::npos ? std::string::npos : c - p);
+    bool flag = false;
+    for (auto& [n, f] : kFlags)
+      if (item == n) {
+        m.flags |= f;
+        flag = true;
+      }
+    if (!flag && !item.empty()) m.data += (m.data.empty() ? "" : ",") + item;
+    if (c == std::string::npos) break;
+    p = c + 1;
+  }
+  if (get("size").size()) m.data += (m.data.empty() ? "size=" : ",size=") + get("size");
+  if (m.flags & MS_BIND) {
+    if (m.device.empty() || m.device.front() != '/')
+      return fail(Errc::InvalidArgument, "a bind volume needs an absolute device path (got \"{}\")", m.device);
+  } else if (m.type.empty() || m.type == "none") {
+    return fail(Errc::InvalidArgument, "volume options need type (and device), or o=bind with an absolute device");
+  }
+  if (m.device.empty()) m.device = m.type;
+  return m;
+}
+
 }  // namespace
 
 struct VolumeStore::Impl {
@@ -131,6 +214,36 @@ struct VolumeStore::Impl {
   std::mutex mu;
 
   std::string mountpoint(const std::string& name) const { return root + "/" + name + "/_data"; }
+
+  // Volumes with driver options are mounted while referenced (docker mounts them for their containers).
+  Status mount_locked(const Volume& v) {
+    if (v.options.empty()) return ok();
+    std::string mp = mountpoint(v.name);
+    if (is_mountpoint(mp)) return ok();
+    auto m = BERTH_TRY(mount_spec(v.options));
+    if (::mount(m.device.c_str(), mp.c_str(), m.type.empty() ? nullptr : m.type.c_str(), m.flags & ~MS_RDONLY,
+                m.data.empty() ? nullptr : m.data.c_str()) != 0)
+      return fail_errno("mount volume {} ({} {} {})", v.name, m.type, m.device, m.data);
+    if ((m.flags & MS_BIND) && (m.flags & MS_RDONLY) &&
+        ::mount(nullptr, mp.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+      int e = errno;
+      ::umount2(mp.c_str(), MNT_DETACH);
+      return fail_errno_n(e, "remount volume {} read-only", v.name);
+    }
+    if (!(m.flags & MS_BIND) && (m.flags & MS_RDONLY))
+      (void)::mount(nullptr, mp.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, m.data.empty() ? nullptr : m.data.c_str());
+    return ok();
+  }
+
+  void unmount_locked(const Volume& v) {
+    if (v.options.empty()) return;
+    std::string mp = mountpoint(v.name);
+    while (is_mountpoint(mp))
+      if (::umount2(mp.c_str(), MNT_DETACH) != 0) {
+        log::warn("volumes: unmount {}: {}", v.name, strerror(errno));
+        return;
+      }
+  }
 
   void publish(const std::string& action, const Volume& v) {
     if (events) events->publish("volume", action, v.name, {{"driver", v.driver}});
@@ -163,6 +276,7 @@ struct VolumeStore::Impl {
   }
 
   Status remove_locked(const std::string& name) {
+    if (auto v = load_locked(name)) unmount_locked(*v);
     // Drop the metadata first so a crash mid-delete leaves an ignored directory, not a half volume.
     {
       auto vd = BERTH_TRY(open_vol_dir(name));
@@ -203,6 +317,13 @@ Result<std::unique_ptr<VolumeStore>> VolumeStore::open(const std::string& root, 
   s->impl_->events = events;
   s->impl_->dirfd.reset(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!s->impl_->dirfd) return fail_errno("open `{}`", root);
+  // After a reboot the mounts of referenced volumes with driver options are gone: put them back.
+  std::lock_guard lk(s->impl_->mu);
+  for (auto& n : BERTH_TRY(s->impl_->names_locked())) {
+    auto v = s->impl_->load_locked(n);
+    if (!v || v->refs.empty() || v->options.empty()) continue;
+    if (auto st = s->impl_->mount_locked(*v); !st) log::warn("volumes: {}: {}", n, st.error().message());
+  }
   return s;
 }
 
@@ -213,6 +334,7 @@ Result<Volume> VolumeStore::create(const VolumeCreateRequest& req) {
   for (auto& [k, v] : req.options)
     if (k != "type" && k != "device" && k != "o" && k != "size")
       return fail(Errc::InvalidArgument, "invalid option key: \"{}\"", k);
+  if (!req.options.empty()) BERTH_TRY(mount_spec(req.options));
   std::string name = req.name;
   bool anonymous = req.anonymous || name.empty();
   if (name.empty()) name = BERTH_TRY(random_hex64());
@@ -243,10 +365,6 @@ Result<Volume> VolumeStore::create(const VolumeCreateRequest& req) {
   v.mountpoint = im.mountpoint(name);
   BERTH_TRY(im.store_locked(v));
   BERTH_TRY(fsync_dir(root_));
-  if (!v.options.empty())
-    log::warn("volumes: {}: driver options (type, device, o) are recorded but not applied yet: the volume is a plain "
-              "directory on the data root's filesystem",
-              name);
   im.publish("create", v);
   return v;
 }
@@ -318,8 +436,11 @@ Status VolumeStore::acquire(const std::string& name, const std::string& containe
   std::lock_guard lk(impl_->mu);
   auto v = BERTH_TRY(impl_->load_locked(name));
   if (std::find(v.refs.begin(), v.refs.end(), container_id) != v.refs.end()) return ok();
+  if (v.refs.empty()) BERTH_TRY(impl_->mount_locked(v));
   v.refs.push_back(container_id);
-  return impl_->store_locked(v);
+  auto st = impl_->store_locked(v);
+  if (!st && v.refs.size() == 1) impl_->unmount_locked(v);
+  return st;
 }
 
 Status VolumeStore::release(const std::string& name, const std::string& container_id) {
@@ -329,7 +450,9 @@ Status VolumeStore::release(const std::string& name, const std::string& containe
   auto it = std::find(v->refs.begin(), v->refs.end(), container_id);
   if (it == v->refs.end()) return ok();
   v->refs.erase(it);
-  return impl_->store_locked(*v);
+  BERTH_TRY(impl_->store_locked(*v));
+  if (v->refs.empty()) impl_->unmount_locked(*v);
+  return ok();
 }
 
 Result<std::vector<std::string>> VolumeStore::release_all(const std::string& container_id) {
@@ -342,6 +465,7 @@ Result<std::vector<std::string>> VolumeStore::release_all(const std::string& con
     if (it == v->refs.end()) continue;
     v->refs.erase(it);
     BERTH_TRY(impl_->store_locked(*v));
+    if (v->refs.empty()) impl_->unmount_locked(*v);
     out.push_back(n);
   }
   return out;

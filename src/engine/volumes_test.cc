@@ -89,6 +89,11 @@ TEST(VolumeStore, RejectsBadNamesDriversAndOptions) {
   ASSERT_FALSE(o);
   EXPECT_EQ(o.error().message(), "invalid option key: \"bogus\"");
   EXPECT_TRUE(vs->create({.name = "v1", .options = {{"type", "tmpfs"}, {"device", "tmpfs"}, {"o", "size=1m"}}}));
+  auto bind_rel = vs->create({.name = "v2", .options = {{"o", "bind"}, {"device", "relative/dir"}}});
+  ASSERT_FALSE(bind_rel);
+  EXPECT_EQ(bind_rel.error().code(), Errc::InvalidArgument);
+  EXPECT_EQ(vs->create({.name = "v2", .options = {{"o", "size=1m"}}}).error().code(), Errc::InvalidArgument);
+  EXPECT_TRUE(vs->create({.name = "v2", .options = {{"type", "none"}, {"o", "bind,ro"}, {"device", "/srv"}}}));
   // lookups of hostile names are plain not-found, never a path outside the root
   EXPECT_EQ(vs->get("../volumes/v1").error().code(), Errc::NotFound);
   EXPECT_EQ(vs->remove("..", false).error().code(), Errc::NotFound);
