@@ -522,6 +522,23 @@ TEST_F(ShimTest, CreateErrorIsReportedAndNothingIsLeft) {
   auto h2 = spawn(s2);
   ASSERT_FALSE(h2);
   EXPECT_NE(h2.error().message().find("executable file not found"), std::string::npos) << h2.error().message();
+  // A second shim for a directory whose shim is alive is refused, and the first keeps its socket.
+  set_process({"sleep", "1000"});
+  ShimSpawn live = spec("live");
+  auto first = spawn(live);
+  ASSERT_TRUE(first) << first.error().message();
+  ShimSpawn again = live;
+  again.id = live.id + "-2";
+  ids_.push_back(again.id);
+  auto second = spawn(again);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::AlreadyExists);
+  ShimClient lc(live.shim_dir);
+  auto lst = lc.state();
+  ASSERT_TRUE(lst) << lst.error().message();
+  EXPECT_EQ(lst->status, "created");
+  ASSERT_TRUE(lc.kill(SIGKILL));
+  EXPECT_EQ(lc.wait()->exit_code, 137);
   // A missing shim binary is a clear error too.
   ShimSpawn missing = spec("nobin");
   missing.shim_path = tmp_ / "no-such-shim";

@@ -220,6 +220,13 @@ class Shim {
   Status setup();
   int serve();
   pid_t init_pid() const { return init_pid_; }
+  // After a failed setup: removes the files this shim created (none if another shim owns the directory).
+  void abandon() {
+    if (!owns_files_) return;
+    ::unlink((cfg_.dir + "/shim.sock").c_str());
+    ::unlink((cfg_.dir + "/shim.pid").c_str());
+    ::unlink((cfg_.dir + "/console.sock").c_str());
+  }
 
  private:
   // setup
@@ -276,6 +283,7 @@ class Shim {
   std::map<int, std::unique_ptr<Conn>> conns_;
   std::map<std::string, std::unique_ptr<Exec>> execs_;
   uint32_t listen_events_ = 0;
+  bool owns_files_ = false;
   std::deque<std::string> done_execs_;
   int exec_seq_ = 0;
 };
@@ -335,8 +343,9 @@ Status Shim::setup() {
   devnull_.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull_) return fail_errno("open /dev/null");
   BERTH_TRY(mkdir_all(cfg_.dir, 0711));
-  // A hint for the daemon, not a record: no fsync (exec-root is normally tmpfs).
-  BERTH_TRY(runtime::write_file_replace(cfg_.dir + "/shim.pid", std::to_string(::getpid()), 0644));
+  // Never take over the socket (and exit record) of a shim that is still serving this directory.
+  if (connect_unix(cfg_.dir + "/shim.sock"))
+    return fail(Errc::AlreadyExists, "a shim is already running for `{}`", cfg_.dir);
   ::unlink((cfg_.dir + "/exit.json").c_str());
 
   sigset_t set;
@@ -348,6 +357,9 @@ Status Shim::setup() {
   ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!ep_) return fail_errno("epoll");
   listen_ = BERTH_TRY(listen_unix(cfg_.dir + "/shim.sock"));
+  owns_files_ = true;
+  // A hint for the daemon, not a record: no fsync (exec-root is normally tmpfs).
+  BERTH_TRY(runtime::write_file_replace(cfg_.dir + "/shim.pid", std::to_string(::getpid()), 0644));
 
   if (!cfg_.log_path.empty()) {
     log_ = BERTH_TRY(JsonLogWriter::open({cfg_.log_path, cfg_.log_max_size, cfg_.log_max_files}));
@@ -1129,9 +1141,7 @@ int run_shim(const ShimConfig& config) {
     std::string msg = e.message();
     std::replace(msg.begin(), msg.end(), '\n', ' ');
     log::error("create {}: {}", config.id, msg);
-    ::unlink((config.dir + "/shim.sock").c_str());
-    ::unlink((config.dir + "/shim.pid").c_str());
-    ::unlink((config.dir + "/console.sock").c_str());
+    shim.abandon();
     if (config.report_fd >= 0) {
       (void)write_all(config.report_fd, fmt::format("error {} {}\n", errc_wire_name(e.code()), msg));
       ::close(config.report_fd);
