@@ -317,6 +317,21 @@ ResolvedMount resolve_mount(const MountRequest& m, const std::string& host_path)
   return r;
 }
 
+Result<std::string> find_init_binary() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return fail_errno("readlink /proc/self/exe");
+  std::string exe(buf, static_cast<size_t>(n));
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  std::string a = dir + "/berth-init", b = dir + "/../berth-init/berth-init";
+  for (const auto& p : {a, b}) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0)
+      return sys::clean_path(p);
+  }
+  return fail(Errc::NotFound, "berth-init not found: looked for {} and {}", a, b);
+}
+
 Result<oci::Spec> build_spec(const SpecInput& in) {
   Config c = in.request.config;
   const HostConfig& h = in.request.host;

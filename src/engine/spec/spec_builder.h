@@ -74,6 +74,11 @@ struct SpecInput {
 
 Result<oci::Spec> build_spec(const SpecInput& input);
 
+// Where the daemon finds berth-init for SpecInput::init_path: <dir of /proc/self/exe>/berth-init (installed
+// layout), else <dir>/../berth-init/berth-init (the build tree: build/cmd/berth/berth,
+// build/cmd/berth-init/berth-init). NotFound naming both places when neither is an executable file.
+Result<std::string> find_init_binary();
+
 // Docker's default capabilities, "CAP_" spelling, in docker's order.
 const std::vector<std::string>& default_capabilities();
 // The capability set for CapAdd/CapDrop over the defaults (or every capability when privileged):

@@ -457,6 +457,17 @@ TEST_F(SpecBuilderTest, HostNamespaceModesAndDevices) {
   EXPECT_NE(r.error().message().find("error gathering device information"), std::string::npos);
 }
 
+TEST(FindInitBinary, NotBesideTheTestBinary) {
+  // build/src/engine/spec/engine_spec_test has no berth-init beside it: the error names where it looked.
+  auto p = find_init_binary();
+  if (p) {
+    EXPECT_NE(p->find("berth-init"), std::string::npos);
+  } else {
+    EXPECT_EQ(p.error().code(), Errc::NotFound);
+    EXPECT_NE(p.error().message().find("/berth-init"), std::string::npos);
+  }
+}
+
 TEST_F(SpecBuilderTest, ResolveMountKinds) {
   auto v = parse_bind("vol:/data:ro");
   ASSERT_TRUE(v);
