@@ -74,7 +74,7 @@ int daemon_main(int argc, char** argv) {
                  "this (percent; 0 = off)")->capture_default_str();
   app.add_option("--gc-low-watermark", f.cfg.gc_low_watermark, "collect down to this usage (percent)")
       ->capture_default_str();
-  app.add_option("--gc-interval", f.cfg.gc_interval_seconds, "seconds between disk usage checks")->capture_default_str();
+  app.add_option("--gc-interval", f.cfg.gc_interval_seconds, "seconds between disk usage checks (0: only after pulls, loads and imports)")->capture_default_str();
   app.add_option("--insecure-registry", f.cfg.insecure_registries, "registry host[:port] allowed over plain HTTP");
   app.add_option("--log-level", f.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", f.log_format, "json or text")->capture_default_str();

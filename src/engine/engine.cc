@@ -370,9 +370,13 @@ class RealEngine final : public Engine {
     if (gc_policy_.high_watermark > 0)
       log::info("disk gc: collecting unreferenced content when {} is more than {}% full (down to {}%){}", cfg_.data_root,
                 gc_policy_.high_watermark, gc_policy_.low_watermark,
-                cfg_.gc_interval_seconds > 0 ? fmt::format(", checked every {} s", cfg_.gc_interval_seconds) : "");
-    if (gc_policy_.high_watermark > 0 && cfg_.gc_interval_seconds > 0)
-      gc_runner_ = std::make_unique<DiskGcRunner>(std::chrono::seconds(cfg_.gc_interval_seconds), [this] {
+                cfg_.gc_interval_seconds > 0 ? fmt::format(", checked every {} s and after pulls, loads and imports",
+                                                           cfg_.gc_interval_seconds)
+                                             : ", checked after pulls, loads and imports");
+    // interval 0: no timer, only the checks after pulls, loads and imports
+    if (gc_policy_.high_watermark > 0)
+      gc_runner_ = std::make_unique<DiskGcRunner>(
+          std::chrono::seconds(cfg_.gc_interval_seconds > 0 ? cfg_.gc_interval_seconds : int64_t{10} * 365 * 86400), [this] {
         auto r = disk_gc(false);
         if (!r) log::warn("disk gc: {}", r.error().message());
       });
