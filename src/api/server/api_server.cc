@@ -105,7 +105,7 @@ json info_json(const engine::SystemInfo& s) {
               {"Driver", s.driver},
               {"DriverStatus", ds},
               {"Plugins", {{"Volume", json::array({"local"})},
-                           {"Network", json::array({"host", "null"})},
+                           {"Network", json::array({"bridge", "host", "null"})},
                            {"Authorization", nullptr},
                            {"Log", json::array({"json-file"})}}},
               {"MemoryLimit", true},
