@@ -501,7 +501,11 @@ Result<oci::Spec> build_spec(const SpecInput& in) {
     oci::MemoryResources m;
     if (h.memory > 0) m.limit = h.memory;
     if (h.memory_reservation > 0) m.reservation = h.memory_reservation;
-    if (h.memory_swap != 0 && h.memory > 0) m.swap = h.memory_swap;
+    // Without swap accounting (cgroup v1 memory controller lacking memory.memsw.*) dockerd drops the swap
+    // limit with a warning; so do we, rather than failing at start.
+    bool v1_no_swap = ::access("/sys/fs/cgroup/memory", F_OK) == 0 &&
+                      ::access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) != 0;
+    if (h.memory_swap != 0 && h.memory > 0 && !v1_no_swap) m.swap = h.memory_swap;
     if (h.memory_swappiness) m.swappiness = static_cast<uint64_t>(*h.memory_swappiness);
     if (h.oom_kill_disable) m.disable_oom_killer = true;
     res.memory = m;
