@@ -113,6 +113,11 @@ TEST(ShimClient, UnreachableShimIsUnavailableAndWaitFallsBackToExitJson) {
   EXPECT_EQ(w2->exit_code, 42);
   EXPECT_TRUE(w2->oom_killed);
   EXPECT_EQ(w2->finished_at, "2026-11-25T12:00:00Z");
+  auto st2 = c.state();
+  ASSERT_TRUE(st2) << st2.error().message();
+  EXPECT_EQ(st2->status, "stopped");
+  ASSERT_TRUE(st2->exit);
+  EXPECT_EQ(st2->exit->exit_code, 42);
   ASSERT_TRUE(write_file_atomic(tmp / "exit.json", "{garbage"));
   EXPECT_FALSE(read_exit_file(tmp.path()));
 }

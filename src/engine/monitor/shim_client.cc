@@ -224,7 +224,18 @@ Status ShimClient::resize(ConsoleSize size, const std::string& exec_id) {
 }
 
 Result<ShimState> ShimClient::state() {
-  auto r = BERTH_TRY(call(socket_path(), {{"op", "state"}}));
+  auto called = call(socket_path(), {{"op", "state"}});
+  if (!called && called.error().code() == Errc::Unavailable) {
+    // The shim removes its socket once the exit is recorded: then exit.json is the state.
+    auto ex = read_exit_file(dir_);
+    if (!ex) return fail(std::move(called).error());
+    ShimState s;
+    s.status = "stopped";
+    s.started_at = ex->started_at;
+    s.exit = std::move(*ex);
+    return s;
+  }
+  auto r = BERTH_TRY(std::move(called));
   const json& j = r.first;
   ShimState s;
   try {

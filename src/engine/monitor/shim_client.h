@@ -2,8 +2,9 @@
 // The daemon's side of the per-container monitor (berth-shim): spawning it and talking to it.
 //
 // Files of one shim (<exec-root>/shims/<id>/, tmpfs; the shim creates the directory if needed):
-//   shim.sock     the protocol socket (removed by the shim when it exits)
-//   shim.pid      pid of berth-shim (removed by the shim when it exits)
+//   shim.sock     the protocol socket (removed by the shim once the exit is recorded: from then on clients
+//                 read exit.json, and a new shim may be spawned in the same directory, e.g. for a restart)
+//   shim.pid      pid of berth-shim (removed with shim.sock)
 //   shim.log      the shim's own diagnostics (appended)
 //   exit.json     {"exit_code":N,"oom_killed":b,"started_at":"RFC3339Nano","finished_at":"...","error":""}
 //                 written atomically + fsync once the container's init has been reaped; stays after the
@@ -136,6 +137,7 @@ class ShimClient {
   Status kill(int sig, bool all = false);
   // TIOCSWINSZ on the container's pty (exec_id "") or an exec's. FailedPrecondition without a tty.
   Status resize(ConsoleSize size, const std::string& exec_id = "");
+  // Once the shim is gone but exit.json exists: status "stopped" with exit set (Unavailable without it).
   Result<ShimState> state();
   Status pause();
   Status resume();

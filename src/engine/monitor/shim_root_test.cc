@@ -216,6 +216,30 @@ TEST_F(ShimTest, WaitAfterExitAndAfterTheShimIsGone) {
   EXPECT_EQ(e2->finished_at, e1->finished_at);
 }
 
+TEST_F(ShimTest, RestartInTheSameDirectoryRightAfterTheExit) {
+  // What a restart policy does: as soon as wait answers, a new shim for the same id and directory.
+  set_process({"sh", "-c", "echo run; exit 2"});
+  ShimSpawn s = spec("restart");
+  for (int round = 0; round < 3; ++round) {
+    auto h = spawn(s);
+    ASSERT_TRUE(h) << "round " << round << ": " << h.error().message();
+    ShimClient c(s.shim_dir);
+    auto w = c.wait_begin();
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(c.start());
+    auto ex = ShimClient::read_wait_reply(w->get());
+    ASSERT_TRUE(ex) << ex.error().message();
+    EXPECT_EQ(ex->exit_code, 2);
+    auto st = c.state();
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_EQ(st->status, "stopped");
+  }
+  // Every run appended to the same log.
+  int runs = 0;
+  for (const auto& r : log_records(s.log_path)) runs += r.log == "run\n";
+  EXPECT_EQ(runs, 3);
+}
+
 TEST_F(ShimTest, StdinOnceClosesStdinAtClientEof) {
   set_process({"sh", "-c", "cat; echo done"});
   ShimSpawn s = spec("stdin");

@@ -221,8 +221,11 @@ class Shim {
   int serve();
   pid_t init_pid() const { return init_pid_; }
   // After a failed setup: removes the files this shim created (none if another shim owns the directory).
-  void abandon() {
+  void abandon() { remove_files(); }
+  // Removes shim.sock, shim.pid and console.sock, once, and only if this shim created them.
+  void remove_files() {
     if (!owns_files_) return;
+    owns_files_ = false;
     ::unlink((cfg_.dir + "/shim.sock").c_str());
     ::unlink((cfg_.dir + "/shim.pid").c_str());
     ::unlink((cfg_.dir + "/console.sock").c_str());
@@ -471,16 +474,14 @@ int Shim::serve() {
     }
     update_interest();
   }
-  // Last call: no new connections; those already queued (a wait that raced the exit) get their answer
-  // if their request has arrived, rather than a reset.
-  ::unlink((cfg_.dir + "/shim.sock").c_str());
+  // Last call: those connections already queued (a wait that raced the exit) get their answer if their
+  // request has arrived, rather than a reset.
+  remove_files();
   on_accept();
   std::vector<int> fds;
   for (auto& [fd, c] : conns_)
     if (c->kind == ConnKind::Request) fds.push_back(fd);
   for (int fd : fds) on_conn(fd, EPOLLIN);
-  ::unlink((cfg_.dir + "/shim.pid").c_str());
-  ::unlink((cfg_.dir + "/console.sock").c_str());
   return 0;
 }
 
@@ -879,6 +880,9 @@ void Shim::finalize_container() {
   json ex = exit_json();
   if (auto st = write_file_atomic(cfg_.dir + "/exit.json", ex.dump()); !st)
     log::error("record exit: {}", st.error().message());
+  // From now on the directory belongs to whoever comes next (a restart spawns a new shim here as soon as
+  // it hears of the exit): no new connections; clients read exit.json. Connections already made are served.
+  remove_files();
   for (auto& [fd, c] : conns_) {
     if (c->kind == ConnKind::Wait) reply(*c, ex, true);
     if (c->kind == ConnKind::Attach) c->closing = true;
