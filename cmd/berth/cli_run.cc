@@ -617,6 +617,7 @@ int run_main(int argc, char** argv) {
   auto st = api.post("/containers/" + id + "/start");
   if (!st) {
     hj->fd.reset();
+    hj->tls_conn.reset();
     if (o.rm) (void)wait_result(**w);  // the daemon removes it; docker waits for that
     return fatal("run", st.error(), start_error_exit_code(st.error().message()));
   }

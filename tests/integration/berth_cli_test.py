@@ -167,13 +167,14 @@ def make_certs(d):
                                                      "rogue-key")}
 
 
-def berth_tls(d, *args, cert="client", key="client-key", timeout=120):
+def berth_tls(d, *args, cert="client", key="client-key", timeout=120, input=None):
     """berth --tlsverify ... -H tcp://... ARGS (docker's global TLS flags)."""
     e = dict(os.environ)
     e.pop("BERTH_HOST", None)
     return subprocess.run([BERTH, "--tlsverify", "--tlscacert", d.tls["ca"], "--tlscert", d.tls[cert], "--tlskey",
                            d.tls[key], "-H", d.tcp, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=timeout, env=e, text=True, stdin=subprocess.DEVNULL)
+                          timeout=timeout, env=e, text=True, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL)
 
 
 def berth(d, *args, timeout=120, input=None, env=None):
@@ -514,8 +515,20 @@ def steps(d, env):
     # attach to a running container with stdin open
     att = p + "-attach"
     berth(d, "run", "-d", "-i", "--name", att, IMAGE, "sh", "-c", "read x; echo got-$x; exit 6")
-    r = berth(d, "attach", att, input="hello\n")
-    yield ("attach (stdin in, output out, exit code 6)", r.returncode == 6 and r.stdout == "got-hello\n", short(r))
+    # stdin stays open until the answer is back: dockerd ends a non-StdinOnce attach's output at stdin EOF.
+    proc = subprocess.Popen([BERTH, "-H", d.host, "attach", att], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("hello\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    proc.stdin.close()
+    try:
+        rc = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    yield ("attach (stdin in, output out, exit code 6)", rc == 6 and line == "got-hello\n",
+           f"rc {rc}, line {line!r}, err {proc.stderr.read()[-120:]!r}")
     r = berth(d, "history", "--format", "{{.ID}}", IMAGE)
     yield ("history", r.returncode == 0 and r.stdout.strip() != "", short(r))
     r = berth(d, "container", "prune", "-f")
@@ -618,6 +631,9 @@ def steps(d, env):
     r3 = berth_tls(d, "rm", tname)
     yield ("create / ps / rm over TLS", r.returncode == 0 and r2.stdout.strip() == tname and r3.returncode == 0,
            short(r) + " | " + short(r2))
+    r = berth_tls(d, "run", "--rm", "-i", IMAGE, "sh", "-c", "tr a-z A-Z; echo err >&2; exit 2", input="over tls\n")
+    yield ("run -i over TLS (hijacked attach, close_notify as stdin EOF)",
+           r.returncode == 2 and r.stdout == "OVER TLS\n" and "err\n" in r.stderr, short(r))
     r = berth_tls(d, "version", cert="rogue", key="rogue-key")
     yield ("a client certificate from another CA is refused", r.returncode != 0 and "Server:" not in r.stdout,
            short(r))

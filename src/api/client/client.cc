@@ -168,8 +168,7 @@ Result<std::unique_ptr<Stream>> ApiClient::stream(std::string_view method, std::
 }
 
 Result<Hijacked> ApiClient::hijack(std::string_view path, const Query& q, const std::optional<Body>& body) {
-  if (ep_.tls.enabled) return fail(Errc::Unimplemented, "attach and exec streams over TLS are not supported yet");
-  auto conn = std::make_unique<HttpConn>(BERTH_TRY(dial(ep_)));
+  auto conn = BERTH_TRY(open_conn(ep_));
   HttpRequest r;
   r.method = "POST";
   r.target = target(path, q);
@@ -192,11 +191,59 @@ Result<Hijacked> ApiClient::hijack(std::string_view path, const Query& q, const 
   }
   Hijacked h;
   h.initial = conn->take_buffered();
-  h.fd = conn->release();
+  if (conn->tls()) {
+    h.tls_conn = std::move(conn);
+  } else {
+    h.fd = conn->release();
+  }
   return h;
 }
 
+namespace {
+
+// TLS: one thread, poll() over the socket and the input (an SSL object is not shared between threads).
+Status pump_tls(Hijacked& h, int input_fd, const std::function<Status(std::string_view)>& out) {
+  HttpConn& c = *h.tls_conn;
+  BERTH_TRY(out(h.initial));
+  bool input_open = input_fd >= 0;
+  if (!input_open) c.close_write();
+  char buf[64 * 1024];
+  for (;;) {
+    if (!c.has_pending()) {
+      pollfd p[2] = {{c.fd(), POLLIN, 0}, {input_open ? input_fd : -1, POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return fail_errno("poll");
+      }
+      if (input_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t n = ::read(input_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          input_open = false;
+          c.close_write();
+        } else if (!c.send_raw(std::string_view(buf, static_cast<size_t>(n)))) {
+          input_open = false;
+        }
+      }
+      if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    }
+    size_t n = BERTH_TRY(c.recv(buf, sizeof buf));
+    if (n == 0) return ok();
+    BERTH_TRY(out(std::string_view(buf, n)));
+  }
+}
+
+}  // namespace
+
 Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd) {
+  if (h.tls_conn) {
+    StdcopyDemux demux([&](int stream, std::string_view p) -> Status {
+      return write_all_fd(stream == 2 ? err_fd : out_fd, p);
+    });
+    return pump_tls(h, input_fd, [&](std::string_view data) -> Status {
+      return tty ? write_all_fd(out_fd, data) : demux.feed(data);
+    });
+  }
   int sock = h.fd.get();
   int cancel[2];
   if (::pipe2(cancel, O_CLOEXEC) < 0) return fail_errno("pipe");

@@ -46,7 +46,8 @@ class Stream {
 
 // A hijacked connection (after `101 UPGRADED`): raw bytes both ways.
 struct Hijacked {
-  UniqueFd fd;
+  UniqueFd fd;          // plain connections
+  std::unique_ptr<HttpConn> tls_conn;  // TLS connections (the fd stays inside)
   std::string initial;  // output bytes that arrived with the 101 head
 };
 

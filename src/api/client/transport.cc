@@ -166,6 +166,32 @@ Status HttpConn::write(std::string_view data) {
   return ok();
 }
 
+Result<size_t> HttpConn::recv(char* buf, size_t n) {
+  for (;;) {
+    if (tls_) {
+      int r = SSL_read(tls_->ssl, buf, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+      if (r > 0) return static_cast<size_t>(r);
+      int e = SSL_get_error(tls_->ssl, r);
+      if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) return size_t{0};
+      return fail(Errc::Unavailable, "TLS read: {}", ssl_error());
+    }
+    ssize_t r = ::read(fd_.get(), buf, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      if (errno == ECONNRESET) return size_t{0};
+      return fail_errno("read from daemon");
+    }
+    return static_cast<size_t>(r);
+  }
+}
+
+bool HttpConn::has_pending() const { return tls_ && SSL_pending(tls_->ssl) > 0; }
+
+void HttpConn::close_write() {
+  if (tls_) SSL_shutdown(tls_->ssl);  // sends close_notify; reading continues
+  ::shutdown(fd_.get(), SHUT_WR);
+}
+
 Result<std::unique_ptr<HttpConn>> open_conn(const Endpoint& ep) {
   auto c = std::make_unique<HttpConn>(BERTH_TRY(dial(ep)));
   if (ep.tls.enabled) {

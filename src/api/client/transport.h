@@ -74,6 +74,13 @@ class HttpConn {
   UniqueFd release() { return std::move(fd_); }
   // Wraps the connection in TLS (client side; SNI and host-name check for `host`).
   Status start_tls(const TlsOptions& o, const std::string& host);
+  // Raw byte stream after a hijack over TLS (the buffered bytes are taken first with take_buffered):
+  // recv() returns 0 at the peer's end; has_pending() says decrypted bytes wait that poll() cannot see;
+  // close_write() sends TLS close_notify and half-closes the socket (reading goes on).
+  Result<size_t> recv(char* buf, size_t n);
+  Status send_raw(std::string_view data) { return write(data); }
+  bool has_pending() const;
+  void close_write();
   // The body was read to its end and the server did not ask to close: the connection can carry another request.
   bool reusable() const { return body_done_ && keep_alive_; }
 
