@@ -314,6 +314,35 @@ TEST_F(ShimTest, TtyIsRawAndResizeReachesTheProcess) {
   auto recs = log_records(s.log_path);
   ASSERT_FALSE(recs.empty());
   EXPECT_EQ(recs.front().log, "24 80\r\n");
+}
+
+TEST_F(ShimTest, TtyStdinSurvivesAClientLeaving) {
+  // `docker run -it` then detach: the client goes away, the shell must keep its terminal.
+  set_process({"sh", "-c", "read a; echo got:$a; read b; echo got:$b"}, true);
+  ShimSpawn s = spec("ttydetach");
+  s.tty = true;
+  s.open_stdin = true;
+  s.stdin_once = true;
+  auto h = spawn(s);
+  ASSERT_TRUE(h) << h.error().message();
+  ShimClient c(s.shim_dir);
+  {
+    auto a = c.attach(true, true, true);
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(c.start());
+    ASSERT_TRUE(write_all(a->get(), "one\r"));
+    std::string seen = read_until(a->get(), "got:one\r\n");
+    ASSERT_NE(seen.find("got:one\r\n"), std::string::npos) << seen;
+  }
+  auto st = c.state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->status, "running");
+  auto b = c.attach(true, true, true);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(write_all(b->get(), "two\r"));
+  std::string seen = read_all(b->get());
+  EXPECT_NE(seen.find("got:two\r\n"), std::string::npos) << seen;
+  EXPECT_EQ(c.wait()->exit_code, 0);
   // Resize without a tty is refused clearly.
   EXPECT_FALSE(ShimClient(s.shim_dir).resize({1, 1}));
 }

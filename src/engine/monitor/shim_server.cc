@@ -717,11 +717,6 @@ void Shim::write_stdin(Stdio& io, Tag tag) {
     io.in_buf.erase(0, static_cast<size_t>(n));
   }
   if (io.in && io.in_buf.empty() && io.in_close_pending) {
-    if (io.tty) {
-      // A pty cannot be half-closed: end-of-file is the terminal's EOF character.
-      char eof = 4;
-      (void)::write(io.in.get(), &eof, 1);
-    }
     ep_del(io.in.get());
     io.in.reset();
     io.in_events = 0;
@@ -732,7 +727,9 @@ void Shim::stdin_eof(Conn& c) {
   Stdio* io = stdin_target(c);
   if (!io) return;
   // docker: the container's stdin closes with its first attached client's EOF only with StdinOnce; an
-  // exec's stdin closes with its (only) client's EOF.
+  // exec's stdin closes with its (only) client's EOF. Never with a tty (a pty cannot be half-closed; dockerd
+  // leaves it open too, so detaching from `run -it` does not end the shell).
+  if (io->tty) return;
   if (c.kind == ConnKind::Attach && !cfg_.stdin_once) return;
   io->in_close_pending = true;
   write_stdin(*io, c.kind == ConnKind::Attach ? Tag::CtrIn : Tag::ExecIn);
