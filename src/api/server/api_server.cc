@@ -3,6 +3,8 @@
 #include <fnmatch.h>
 
 #include <charconv>
+#include <cstring>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "api/server/common.h"
@@ -353,13 +355,72 @@ class Call {
 
 }  // namespace
 
-void ApiHandler::operator()(http::ServerRequest& req, http::ServerResponse& resp) {
-  // Bodies this API version reads are small JSON; refuse anything huge before routing.
-  auto target = http::parse_target(req.target());
+namespace {
+
+// The body of a request that is not an archive route, read ahead (at most kMaxBody bytes) by the handler.
+class BufferedRequest final : public http::ServerRequest {
+ public:
+  BufferedRequest(const http::ServerRequest& q, std::string body) : body_(std::move(body)) {
+    method_ = q.method();
+    target_ = q.target();
+    remote_ = q.remote();
+    headers_ = q.headers();
+    content_length_ = body_.size();
+  }
+  Result<size_t> read_body(char* buf, size_t n) override {
+    size_t k = std::min(n, body_.size() - pos_);
+    std::memcpy(buf, body_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::string body_;
+  size_t pos_ = 0;
+};
+
+// 413 without reading the rest of the body, so the connection cannot be reused: the server closes it
+// instead of draining an endless body.
+void send_too_large(http::ServerResponse& r) {
+  auto h = base_headers();
+  h.add("Content-Type", "application/json");
+  h.add("Connection", "close");
+  (void)r.send(413, h, json{{"message", fmt::format("request body exceeds {} bytes", kMaxBody)}}.dump() + "\n");
+}
+
+// A body that could not be read (bad chunk framing, a connection cut short): 400, and the connection is done.
+void send_bad_body(http::ServerResponse& r, const Error& e) {
+  auto h = base_headers();
+  h.add("Content-Type", "application/json");
+  h.add("Connection", "close");
+  (void)r.send(400, h, json{{"message", fmt::format("reading the request body: {}", e.message())}}.dump() + "\n");
+}
+
+}  // namespace
+
+void ApiHandler::operator()(http::ServerRequest& wire_req, http::ServerResponse& resp) {
+  // Bodies this API version reads are small JSON; refuse anything huge before routing (by Content-Length, or
+  // after kMaxBody bytes of a chunked body), and read the rest ahead so routes never see a body over the limit.
+  auto target = http::parse_target(wire_req.target());
   auto ap = split_version(target.path);
   if (!ap) return send_error(resp, ap.error());
-  if (req.content_length() && *req.content_length() > kMaxBody && !large_body_route(req.method(), ap->path))
-    return send_error(resp, 413, fmt::format("request body exceeds {} bytes", kMaxBody));
+  std::optional<BufferedRequest> buffered;
+  if (!large_body_route(wire_req.method(), ap->path)) {
+    if (wire_req.content_length() && *wire_req.content_length() > kMaxBody) return send_too_large(resp);
+    if (!wire_req.content_length() || *wire_req.content_length() > 0) {
+      std::string body;
+      char buf[16384];
+      for (;;) {
+        auto n = wire_req.read_body(buf, sizeof buf);
+        if (!n) return send_bad_body(resp, n.error());  // malformed chunking, or the client went away
+        if (*n == 0) break;
+        if (body.size() + *n > kMaxBody) return send_too_large(resp);
+        body.append(buf, *n);
+      }
+      buffered.emplace(wire_req, std::move(body));
+    }
+  }
+  http::ServerRequest& req = buffered ? static_cast<http::ServerRequest&>(*buffered) : wire_req;
   try {
     Ctx ctx{engine_, req, resp, std::move(target), std::move(ap->version), std::move(ap->path)};
     Call(ctx).run();

@@ -4,122 +4,18 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include <nlohmann/json.hpp>
+
+#include "api/server/testing/fakes.h"
 
 namespace berth::api {
 namespace {
 
 using nlohmann::json;
 
-class FakeRequest final : public net::http::ServerRequest {
- public:
-  FakeRequest(std::string method, std::string target, std::string body = "") : body_(std::move(body)) {
-    method_ = std::move(method);
-    target_ = std::move(target);
-    remote_ = "test";
-    content_length_ = body_.size();
-  }
-  Result<size_t> read_body(char* buf, size_t n) override {
-    size_t k = std::min(n, body_.size() - pos_);
-    std::memcpy(buf, body_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string body_;
-  size_t pos_ = 0;
-};
-
-class FakeResponse final : public net::http::ServerResponse {
- public:
-  Status send(int s, const net::http::Headers& h, std::string_view b, std::optional<uint64_t>) override {
-    status = s;
-    headers = h;
-    body = std::string(b);
-    sent_ = true;
-    return ok();
-  }
-  Status send_file(int, const net::http::Headers&, int, uint64_t, uint64_t) override {
-    return fail(Errc::Unimplemented, "no files here");
-  }
-  bool sent() const override { return sent_; }
-  json body_json() const { return json::parse(body); }
-
-  int status = 0;
-  net::http::Headers headers;
-  std::string body;
-
- private:
-  bool sent_ = false;
-};
-
-class FakeEngine final : public engine::Engine {
- public:
-  engine::VersionInfo version() override {
-    engine::VersionInfo v;
-    v.arch = "amd64";
-    v.kernel_version = "6.1.0-test";
-    return v;
-  }
-  Result<engine::SystemInfo> info() override {
-    engine::SystemInfo s;
-    s.id = "fake-id";
-    s.images = static_cast<int64_t>(images_.size());
-    s.driver = "overlay2";
-    s.data_root = "/data";
-    s.ncpu = 3;
-    s.mem_total = 1 << 30;
-    s.cgroup_version = "1";
-    s.runtimes["berth"] = "/bin/berth-runtime";
-    return s;
-  }
-  Result<std::vector<engine::ImageSummary>> images() override { return images_; }
-  Result<engine::ImageDetail> image_inspect(const std::string& ref) override {
-    last_ref = ref;
-    for (auto& i : images_)
-      for (auto& t : i.repo_tags)
-        if (t == ref) {
-          engine::ImageDetail d;
-          d.summary = i;
-          d.created_text = "2026-01-01T00:00:00Z";
-          d.config_json = R"({"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"Env":["A=1"]},)"
-                          R"("rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"comment":"hi"}]})";
-          d.diff_ids = {"sha256:aa"};
-          return d;
-        }
-    return fail(Errc::NotFound, "No such image: {}", ref);
-  }
-  Result<std::vector<engine::HistoryEntry>> image_history(const std::string& ref) override {
-    last_ref = ref;
-    return std::vector<engine::HistoryEntry>{{"sha256:1", 5, "/bin/sh", "", 10, {"a:b"}}};
-  }
-  Status image_tag(const std::string& ref, const std::string& repo, const std::string& tag) override {
-    last_ref = ref;
-    last_tag = repo + "|" + tag;
-    if (repo.empty()) return fail(Errc::InvalidArgument, "repository name must have at least one component");
-    return ok();
-  }
-  Result<std::vector<engine::DeleteItem>> image_remove(const std::string& ref, bool force) override {
-    last_ref = ref;
-    last_force = force;
-    if (ref == "multi") return fail(Errc::Conflict, "conflict: unable to delete (must be forced)");
-    return std::vector<engine::DeleteItem>{{"x:latest", ""}, {"", "sha256:1"}};
-  }
-  Result<engine::PruneReport> image_prune(bool dangling_only) override {
-    last_force = dangling_only;
-    return engine::PruneReport{{{"", "sha256:2"}}, 1234};
-  }
-
-  std::vector<engine::ImageSummary> images_ = {
-      {"sha256:1", {"busybox:latest", "127.0.0.1:5000/bb:v1"}, {}, 100, 2000, {}},
-      {"sha256:2", {}, {}, 50, 10, {{"k", "v"}}},
-  };
-  std::string last_ref, last_tag;
-  bool last_force = false;
-};
+using testing::FakeEngine;
+using testing::FakeRequest;
+using testing::FakeResponse;
 
 FakeResponse call(engine::Engine& e, std::string method, std::string target) {
   FakeRequest q(std::move(method), std::move(target));
@@ -282,6 +178,37 @@ TEST(ApiHandler, TagDeletePrune) {
   EXPECT_EQ(p.body_json()["ImagesDeleted"][0]["Deleted"], "sha256:2");
   call(e, "POST", "/images/prune?filters=%7B%22dangling%22%3A%7B%22false%22%3Atrue%7D%7D");
   EXPECT_FALSE(e.last_force);
+}
+
+// Bodies of routes that are not archives are read ahead, at most 1 MiB: 413 (and the connection is closed
+// rather than drained) by Content-Length or once a chunked body passes the limit.
+TEST(ApiHandler, BodyLimit) {
+  FakeEngine e;
+  ApiHandler h(e);
+  {
+    FakeRequest q("POST", "/v1.41/images/prune", std::string((1 << 20) + 1, ' '));
+    FakeResponse r;
+    h(q, r);
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.headers.get("Connection"), "close");
+    EXPECT_EQ(q.consumed(), 0u);  // refused before reading
+    EXPECT_EQ(r.body_json()["message"], "request body exceeds 1048576 bytes");
+  }
+  {
+    FakeRequest q("POST", "/v1.41/images/prune", std::string(3 << 20, ' '), {}, /*chunked=*/true, 1000);
+    FakeResponse r;
+    h(q, r);
+    EXPECT_EQ(r.status, 413);
+    EXPECT_EQ(r.headers.get("Connection"), "close");
+    EXPECT_LE(q.consumed(), (1u << 20) + 1000);  // stopped at the limit
+  }
+  {
+    // a chunked body within the limit reaches the route
+    FakeRequest q("POST", "/v1.41/images/prune", std::string(1 << 20, ' '), {}, /*chunked=*/true, 1000);
+    FakeResponse r;
+    h(q, r);
+    EXPECT_EQ(r.status, 200);
+  }
 }
 
 }  // namespace

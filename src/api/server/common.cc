@@ -13,10 +13,12 @@ http::Headers base_headers() {
   return h;
 }
 
+std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void send_json(http::ServerResponse& r, int status, const json& j) {
   auto h = base_headers();
   h.add("Content-Type", "application/json");
-  (void)r.send(status, h, j.dump() + "\n");
+  (void)r.send(status, h, dump_json(j) + "\n");
 }
 
 void send_error(http::ServerResponse& r, int status, std::string_view msg) {

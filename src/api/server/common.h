@@ -36,6 +36,9 @@ struct Ctx {
 };
 
 http::Headers base_headers();
+// JSON text for the wire: invalid UTF-8 (request text echoed in a message, file names) becomes U+FFFD
+// instead of throwing.
+std::string dump_json(const json& j);
 void send_json(http::ServerResponse& r, int status, const json& j);
 void send_error(http::ServerResponse& r, int status, std::string_view msg);
 void send_error(http::ServerResponse& r, const Error& e);

@@ -260,7 +260,7 @@ class ContainerCall {
     if (!r_.begin_stream(200, h)) return;
     auto res = (*w)->get();
     json out{{"Error", res.error.empty() ? json(nullptr) : json{{"Message", res.error}}}, {"StatusCode", res.status_code}};
-    (void)r_.write(out.dump() + "\n");
+    (void)r_.write(dump_json(out) + "\n");
     (void)r_.end_stream();
   }
 
@@ -341,7 +341,7 @@ class ContainerCall {
 
   static std::string stat_header(const engine::PathStat& s) {
     json j{{"name", s.name}, {"size", s.size}, {"mode", s.mode}, {"mtime", s.mtime}, {"linkTarget", s.link_target}};
-    return base64(j.dump());
+    return base64(dump_json(j));
   }
 
   std::optional<std::string> archive_path() {
@@ -412,6 +412,7 @@ class ContainerCall {
   void exec_start(const std::string& id) {
     auto b = read_json_body(c_.q);
     if (!b) return send_error(r_, b.error());
+    if (b->is_object() && b->contains("Detach") && !(*b)["Detach"].is_boolean()) return send_error(r_, 400, "invalid exec start request: Detach must be a boolean");
     bool detach = b->is_object() && b->value("Detach", false);
     auto es = e_.exec_start(id, detach);
     if (!es) return send_error(r_, es.error());

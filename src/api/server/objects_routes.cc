@@ -389,6 +389,7 @@ class ObjectCall {
       return send_error(r_, 400, fmt::format("invalid request: {}", ex.what()));
     }
     if (container.empty()) return send_error(r_, 400, "container is required");
+    if (body->contains("Force") && !(*body)["Force"].is_boolean()) return send_error(r_, 400, "invalid request: Force must be a boolean");
     Status st;
     if (connect) {
       engine::EndpointRequest req;
@@ -441,7 +442,7 @@ class ObjectCall {
     for (;;) {
       auto ev = (*sub)->next(std::chrono::milliseconds(250));
       if (ev) {
-        if (!r_.write(event_json(*ev).dump() + "\n")) return;
+        if (!r_.write(dump_json(event_json(*ev)) + "\n")) return;
         continue;
       }
       if ((*sub)->done() || r_.peer_gone()) break;
@@ -528,7 +529,7 @@ class ObjectCall {
     explicit LazyStream(http::ServerResponse& r) : r_(r) {}
     Status send(const engine::JsonMessage& m, bool hold) {
       std::lock_guard lk(mu_);
-      std::string line = message_json(m).dump() + "\r\n";
+      std::string line = dump_json(message_json(m)) + "\r\n";
       if (!started_ && hold) {
         held_.push_back(std::move(line));
         return ok();
@@ -609,7 +610,7 @@ class ObjectCall {
     if (!r_.begin_stream(200, json_stream_headers())) return;
     engine::JsonMessage m;
     m.status = *id;
-    (void)r_.write(message_json(m).dump() + "\r\n");
+    (void)r_.write(dump_json(message_json(m)) + "\r\n");
     (void)r_.end_stream();
   }
 
@@ -658,7 +659,7 @@ class ObjectCall {
     for (auto& n : *names) {
       engine::JsonMessage m;
       m.stream = n.starts_with("sha256:") ? fmt::format("Loaded image ID: {}\n", n) : fmt::format("Loaded image: {}\n", n);
-      if (!r_.write(message_json(m).dump() + "\r\n")) return;
+      if (!r_.write(dump_json(message_json(m)) + "\r\n")) return;
     }
     (void)r_.end_stream();
   }
