@@ -96,7 +96,9 @@ struct ShimState {
 
 struct ExecConfig {
   std::string exec_id;
-  oci::Process process;  // args, env, cwd, user, terminal (set from tty), capabilities...
+  // args, cwd, user, env...; terminal is set from tty. Fields left empty (capabilities, rlimits, LSM labels,
+  // oom_score_adj, env) are the container's; noNewPrivileges is OR'ed with the container's.
+  oci::Process process;
   bool tty = false;
   bool stdin = false;  // the exec's stdin is fed by the exec_start stream (EOF closes it); else /dev/null
 };

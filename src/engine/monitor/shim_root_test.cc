@@ -464,6 +464,36 @@ TEST_F(ShimTest, ExecWithExitCodeStdinAndTty) {
   EXPECT_EQ(c.wait()->exit_code, 137);
 }
 
+TEST_F(ShimTest, ExecInheritsTheContainersConfinement) {
+  // The bundle (runc spec) grants AUDIT_WRITE, KILL, NET_BIND_SERVICE. An exec request that names no
+  // capabilities gets exactly those, not the shim's full set.
+  set_process({"sleep", "1000"});
+  ShimSpawn s = spec("execcaps");
+  auto h = spawn(s);
+  ASSERT_TRUE(h) << h.error().message();
+  ShimClient c(s.shim_dir);
+  ASSERT_TRUE(c.start());
+  std::string init_status = read_file("/proc/" + std::to_string(h->init_pid) + "/status").value_or("");
+  auto cap_line = [](const std::string& status) {
+    auto p = status.find("CapEff:");
+    return p == std::string::npos ? std::string() : status.substr(p, status.find('\n', p) - p);
+  };
+  std::string want = cap_line(init_status);
+  ASSERT_FALSE(want.empty());
+  ExecConfig e;
+  e.exec_id = "caps";
+  e.process.args = {"grep", "CapEff", "/proc/self/status"};
+  e.process.cwd = "/";
+  ASSERT_TRUE(c.exec_create(e));
+  auto stream = c.exec_start("caps");
+  ASSERT_TRUE(stream) << stream.error().message();
+  std::string got = demux(read_all(stream->get())).out;
+  EXPECT_EQ(got, want + "\n");
+  EXPECT_NE(want, "CapEff:\t000001ffffffffff");
+  ASSERT_TRUE(c.kill(SIGKILL));
+  EXPECT_EQ(c.wait()->exit_code, 137);
+}
+
 TEST_F(ShimTest, ExecStillRunningWhenTheContainerDies) {
   set_process({"sleep", "1000"});
   ShimSpawn s = spec("execdies");

@@ -270,6 +270,7 @@ class Shim {
   json exit_json() const;
   std::string state_status();
   Status start_exec(Exec& e, Conn& c);
+  Status inherit_from_container(oci::Process& p);
 
   ShimConfig cfg_;
   runtime::Runtime rt_;
@@ -288,6 +289,7 @@ class Shim {
   uint32_t listen_events_ = 0;
   bool owns_files_ = false;
   std::deque<std::string> done_execs_;
+  std::optional<oci::Process> ctr_process_;  // the container's process, for exec defaults (parsed once)
   int exec_seq_ = 0;
 };
 
@@ -954,6 +956,28 @@ Status Shim::start_exec(Exec& e, Conn& c) {
   return ok();
 }
 
+// An exec runs with the container's confinement unless the request says otherwise: what the request leaves
+// out (capabilities, rlimits, LSM labels, oom_score_adj, env) comes from the container's process, and
+// no_new_privileges is never weaker. A client that omits capabilities must not get the shim's (all of them).
+Status Shim::inherit_from_container(oci::Process& p) {
+  if (!ctr_process_) {
+    auto info = BERTH_TRY_CTX(rt_.info(cfg_.id), "container");
+    oci::Spec spec = BERTH_TRY_CTX(oci::parse_runtime_spec(info.state.config_json), "container config");
+    if (!spec.process) return fail(Errc::Internal, "container config has no process");
+    ctr_process_ = std::move(*spec.process);
+    ctr_process_->args.clear();
+  }
+  const oci::Process& c = *ctr_process_;
+  if (!p.capabilities) p.capabilities = c.capabilities;
+  if (p.rlimits.empty()) p.rlimits = c.rlimits;
+  if (p.apparmor_profile.empty()) p.apparmor_profile = c.apparmor_profile;
+  if (p.selinux_label.empty()) p.selinux_label = c.selinux_label;
+  if (!p.oom_score_adj) p.oom_score_adj = c.oom_score_adj;
+  if (p.env.empty()) p.env = c.env;
+  p.no_new_privileges = p.no_new_privileges || c.no_new_privileges;
+  return ok();
+}
+
 Status Shim::do_request(Conn& c, const json& req, std::string_view rest, bool& replied) {
   const std::string op = req["op"].get<std::string>();
   if (op == "state") {
@@ -1047,6 +1071,7 @@ Status Shim::do_request(Conn& c, const json& req, std::string_view rest, bool& r
     auto e = std::make_unique<Exec>();
     e->cfg.exec_id = id;
     e->cfg.process = BERTH_TRY_CTX(oci::parse_process(p->dump()), "process");
+    BERTH_TRY(inherit_from_container(e->cfg.process));
     e->cfg.tty = BERTH_TRY(get_bool(req, "tty", false));
     e->cfg.stdin = BERTH_TRY(get_bool(req, "stdin", false));
     if (e->cfg.process.args.empty()) return fail(Errc::InvalidArgument, "process.args must not be empty");
