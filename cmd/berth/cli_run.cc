@@ -133,7 +133,7 @@ struct RunOptions {
   std::string name, workdir, user, entrypoint, memory, memory_swap, memory_reservation, cpus, cpuset_cpus,
       cpuset_mems, restart, network, hostname, domainname, stop_signal, shm_size, log_driver, health_cmd,
       health_interval, health_timeout, health_start_period, ipc, pid, uts, userns, cgroupns, cgroup_parent, runtime,
-      platform, pull = "missing", cidfile, mac_address, ip;
+      platform, pull = "missing", cidfile, mac_address, ip, detach_keys;
   int64_t cpu_shares = 0, cpu_quota = 0, cpu_period = 0, pids_limit = 0, stop_timeout = -1, health_retries = 0,
           oom_score_adj = 0;
   bool entrypoint_set = false;
@@ -216,7 +216,7 @@ void add_run_flags(FlagSet& f, RunOptions& o) {
   f.add_list("storage-opt", &o.storage_opt, "storage driver options");
   f.add_string("mac-address", &o.mac_address, "container MAC address");
   f.add_string("ip", &o.ip, "IPv4 address");
-  f.add_ignored("detach-keys", false);
+  f.add_string("detach-keys", &o.detach_keys, "override the key sequence for detaching a container");
   f.add_ignored("isolation", false);
   f.add_ignored("gpus", false);
   f.add_ignored("q,quiet", true);
@@ -614,6 +614,8 @@ int run_main(int argc, char** argv) {
   SignalProxy::block_all();
   RawTerminal term;
   bool tty_in = o.tty && in && is_tty(0);
+  auto keys_r = api::client::parse_detach_keys(o.detach_keys.empty() ? "ctrl-p,ctrl-q" : o.detach_keys);
+  std::string keys = keys_r ? *keys_r : std::string("\x10\x11");
   auto st = api.post("/containers/" + id + "/start");
   if (!st) {
     hj->fd.reset();
@@ -625,8 +627,13 @@ int run_main(int argc, char** argv) {
   proxy.resize();
   proxy.start();
   if (tty_in) term.enable(0);
-  auto pumped = api::client::pump_hijacked(*hj, in ? 0 : -1, o.tty, 1, 2);
+  auto pumped = api::client::pump_hijacked(*hj, in ? 0 : -1, o.tty, 1, 2, tty_in ? keys : std::string());
   term.restore();
+  if (!pumped && pumped.error().code() == Errc::Canceled) {
+    std::fflush(stdout);
+    std::fputs("\n", stderr);
+    ::_exit(0);  // detached: the container goes on
+  }
   if (!pumped) std::fprintf(stderr, "berth run: %s\n", pumped.error().message().c_str());
   auto code = wait_result(**w);
   std::fflush(stdout);
@@ -655,7 +662,9 @@ int create_main(int argc, char** argv) {
 
 // Attaches to a created or running container (start -a, attach): returns the container's exit code.
 static int attach_and_wait(Command& cmd, ApiClient& api, const std::string& name, bool want_stdin, bool do_start,
-                           bool sig_proxy) {
+                           bool sig_proxy, const std::string& detach_keys) {
+  auto keys = api::client::parse_detach_keys(detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys);
+  if (!keys) return report(keys.error());
   auto info = api.get("/containers/" + name + "/json");
   if (!info) return report(info.error());
   std::string id = info->value("Id", name);
@@ -678,9 +687,15 @@ static int attach_and_wait(Command& cmd, ApiClient& api, const std::string& name
   proxy.resize();
   proxy.start();
   RawTerminal term;
-  if (tty && in && is_tty(0)) term.enable(0);
-  auto pumped = api::client::pump_hijacked(*hj, in ? 0 : -1, tty, 1, 2);
+  bool tty_in = tty && in && is_tty(0);
+  if (tty_in) term.enable(0);
+  auto pumped = api::client::pump_hijacked(*hj, in ? 0 : -1, tty, 1, 2, tty_in ? *keys : std::string());
   term.restore();
+  if (!pumped && pumped.error().code() == Errc::Canceled) {
+    std::fflush(stdout);
+    std::fputs("\n", stderr);
+    ::_exit(0);
+  }
   if (!pumped) std::fprintf(stderr, "%s\n", pumped.error().message().c_str());
   auto code = wait_result(**w);
   std::fflush(stdout);
@@ -694,9 +709,10 @@ static int attach_and_wait(Command& cmd, ApiClient& api, const std::string& name
 int start_main(int argc, char** argv) {
   Command cmd("berth start [OPTIONS] CONTAINER [CONTAINER...]");
   bool attach = false, interactive = false;
+  std::string detach_keys;
   cmd.flags.add_bool("a,attach", &attach, "attach STDOUT/STDERR and forward signals");
   cmd.flags.add_bool("i,interactive", &interactive, "attach container's STDIN");
-  cmd.flags.add_ignored("detach-keys", false);
+  cmd.flags.add_string("detach-keys", &detach_keys, "override the key sequence for detaching a container");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
   ::signal(SIGPIPE, SIG_IGN);
@@ -707,7 +723,7 @@ int start_main(int argc, char** argv) {
       std::fprintf(stderr, "berth start: you cannot start and attach multiple containers at once\n");
       return 1;
     }
-    return attach_and_wait(cmd, **api, cmd.args[0], interactive, true, true);
+    return attach_and_wait(cmd, **api, cmd.args[0], interactive, true, true, detach_keys);
   }
   int failed = 0;
   for (const auto& c : cmd.args) {
@@ -726,22 +742,23 @@ int start_main(int argc, char** argv) {
 int attach_main(int argc, char** argv) {
   Command cmd("berth attach [OPTIONS] CONTAINER");
   bool no_stdin = false, sig_proxy = true;
+  std::string detach_keys;
   cmd.flags.add_bool("no-stdin", &no_stdin, "do not attach STDIN");
   cmd.flags.add_bool("sig-proxy", &sig_proxy, "proxy all received signals to the process");
-  cmd.flags.add_ignored("detach-keys", false);
+  cmd.flags.add_string("detach-keys", &detach_keys, "override the key sequence for detaching a container");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1, 1)) return rc;
   ::signal(SIGPIPE, SIG_IGN);
   auto api = cmd.api();
   if (!api) return report(api.error());
-  return attach_and_wait(cmd, **api, cmd.args[0], !no_stdin, false, sig_proxy);
+  return attach_and_wait(cmd, **api, cmd.args[0], !no_stdin, false, sig_proxy, detach_keys);
 }
 
 int exec_main(int argc, char** argv) {
   Command cmd("berth exec [OPTIONS] CONTAINER COMMAND [ARG...]");
   bool detach = false, interactive = false, tty = false, privileged = false;
   std::vector<std::string> env, env_file;
-  std::string workdir, user;
+  std::string workdir, user, detach_keys;
   cmd.flags.add_bool("d,detach", &detach, "detached mode: run command in the background");
   cmd.flags.add_bool("i,interactive", &interactive, "keep STDIN open even if not attached");
   cmd.flags.add_bool("t,tty", &tty, "allocate a pseudo-TTY");
@@ -750,7 +767,7 @@ int exec_main(int argc, char** argv) {
   cmd.flags.add_list("env-file", &env_file, "read in a file of environment variables");
   cmd.flags.add_string("w,workdir", &workdir, "working directory inside the container");
   cmd.flags.add_string("u,user", &user, "username or UID (format: <name|uid>[:<group|gid>])");
-  cmd.flags.add_ignored("detach-keys", false);
+  cmd.flags.add_string("detach-keys", &detach_keys, "override the key sequence for detaching a container");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, false, 2)) return rc;
   ::signal(SIGPIPE, SIG_IGN);
@@ -792,10 +809,18 @@ int exec_main(int argc, char** argv) {
   SignalProxy proxy(cmd.host, info->value("Id", name), eid, tty, false);
   proxy.resize();
   proxy.start();
+  auto keys = api::client::parse_detach_keys(detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys);
+  if (!keys) return report(keys.error());
   RawTerminal term;
-  if (tty && interactive && is_tty(0)) term.enable(0);
-  auto pumped = api::client::pump_hijacked(*hj, interactive ? 0 : -1, tty, 1, 2);
+  bool tty_in = tty && interactive && is_tty(0);
+  if (tty_in) term.enable(0);
+  auto pumped = api::client::pump_hijacked(*hj, interactive ? 0 : -1, tty, 1, 2, tty_in ? *keys : std::string());
   term.restore();
+  if (!pumped && pumped.error().code() == Errc::Canceled) {
+    std::fflush(stdout);
+    std::fputs("\n", stderr);
+    ::_exit(0);
+  }
   if (!pumped) std::fprintf(stderr, "%s\n", pumped.error().message().c_str());
   auto ins = api.get("/exec/" + eid + "/json");
   std::fflush(stdout);

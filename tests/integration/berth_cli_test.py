@@ -352,6 +352,16 @@ def steps(d, env):
     yield ("run -it: terminal resize (SIGWINCH) reaches the container", first and second and rc == 0,
            f"rc {rc}, out {out[-160:]!r}")
 
+    # ctrl-p ctrl-q detaches: the client exits 0 at once and the container keeps running.
+    det = p + "-detach"
+    s = PtySession(d, "run", "-it", "--name", det, IMAGE, "sh", "-c", "echo ready-to-detach; while true; do sleep 1; done")
+    ready = s.expect(b"ready-to-detach")
+    s.send(b"\x10\x11")
+    rc, out = s.finish()
+    yield ("run -it: ctrl-p ctrl-q detaches, the container keeps running",
+           ready and rc == 0 and inspect(d, det, "{{.State.Running}}") == "true", f"rc {rc}, out {out[-120:]!r}")
+    berth(d, "rm", "-f", det)
+
     # Signals to the client are forwarded to the container (sig-proxy).
     sp = p + "-sigproxy"
     proc = subprocess.Popen([BERTH, "-H", d.host, "run", "--rm", "--name", sp, IMAGE, "sh", "-c",

@@ -199,10 +199,57 @@ Result<Hijacked> ApiClient::hijack(std::string_view path, const Query& q, const 
   return h;
 }
 
+std::string DetachMatcher::feed(std::string_view in) {
+  std::string out;
+  if (keys_.empty()) return std::string(in);
+  for (char c : in) {
+    if (matched_) break;
+    if (c == keys_[held_]) {
+      if (++held_ == keys_.size()) matched_ = true;
+      continue;
+    }
+    out.append(keys_, 0, held_);  // a broken partial match goes through
+    held_ = 0;
+    if (c == keys_[0]) {
+      held_ = 1;
+      if (keys_.size() == 1) matched_ = true;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+Result<std::string> parse_detach_keys(std::string_view spec) {
+  std::string out;
+  size_t i = 0;
+  while (i <= spec.size()) {
+    auto comma = spec.find(',', i);
+    if (comma == std::string_view::npos) comma = spec.size();
+    auto k = spec.substr(i, comma - i);
+    if (k.size() == 1) {
+      out += k[0];
+    } else if (k.size() == 6 && k.starts_with("ctrl-")) {
+      char c = k[5];
+      if (c >= 'a' && c <= 'z') out += static_cast<char>(c - 'a' + 1);
+      else if (c >= 'A' && c <= 'Z') out += static_cast<char>(c - 'A' + 1);
+      else if (c == '@') out += '\0';
+      else if (c >= '[' && c <= '_') out += static_cast<char>(c - '[' + 27);
+      else return fail(Errc::InvalidArgument, "invalid detach key: {}", k);
+    } else {
+      return fail(Errc::InvalidArgument, "invalid detach keys ({}) provided", spec);
+    }
+    i = comma + 1;
+  }
+  return out;
+}
+
 namespace {
 
+Status escaped() { return fail(Errc::Canceled, "read escape sequence"); }
+
 // TLS: one thread, poll() over the socket and the input (an SSL object is not shared between threads).
-Status pump_tls(Hijacked& h, int input_fd, const std::function<Status(std::string_view)>& out) {
+Status pump_tls(Hijacked& h, int input_fd, const std::function<Status(std::string_view)>& out, DetachMatcher& dm) {
   HttpConn& c = *h.tls_conn;
   BERTH_TRY(out(h.initial));
   bool input_open = input_fd >= 0;
@@ -221,8 +268,10 @@ Status pump_tls(Hijacked& h, int input_fd, const std::function<Status(std::strin
         if (n <= 0) {
           input_open = false;
           c.close_write();
-        } else if (!c.send_raw(std::string_view(buf, static_cast<size_t>(n)))) {
-          input_open = false;
+        } else {
+          std::string fwd = dm.feed(std::string_view(buf, static_cast<size_t>(n)));
+          if (!fwd.empty() && !c.send_raw(fwd)) input_open = false;
+          if (dm.matched()) return escaped();
         }
       }
       if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -235,14 +284,15 @@ Status pump_tls(Hijacked& h, int input_fd, const std::function<Status(std::strin
 
 }  // namespace
 
-Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd) {
+Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd, const std::string& detach_keys) {
+  DetachMatcher dm(detach_keys);
   if (h.tls_conn) {
     StdcopyDemux demux([&](int stream, std::string_view p) -> Status {
       return write_all_fd(stream == 2 ? err_fd : out_fd, p);
     });
-    return pump_tls(h, input_fd, [&](std::string_view data) -> Status {
-      return tty ? write_all_fd(out_fd, data) : demux.feed(data);
-    });
+    return pump_tls(
+        h, input_fd, [&](std::string_view data) -> Status { return tty ? write_all_fd(out_fd, data) : demux.feed(data); },
+        dm);
   }
   int sock = h.fd.get();
   int cancel[2];
@@ -261,7 +311,12 @@ Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd
         ssize_t n = ::read(input_fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        if (!write_all_fd(sock, std::string_view(buf, static_cast<size_t>(n)))) return;
+        std::string fwd = dm.feed(std::string_view(buf, static_cast<size_t>(n)));
+        if (!fwd.empty() && !write_all_fd(sock, fwd)) return;
+        if (dm.matched()) {
+          ::shutdown(sock, SHUT_RDWR);  // ends the output loop: detached
+          return;
+        }
       }
     }
     ::shutdown(sock, SHUT_WR);
@@ -288,6 +343,7 @@ Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd
   char one = 1;
   (void)!::write(cancel_w.get(), &one, 1);
   in.join();
+  if (dm.matched()) return escaped();
   return st;
 }
 

@@ -109,6 +109,23 @@ Result<std::string> encode_filters(const std::vector<std::string>& kv);
 // Reads a hijacked stream to its end: output goes to the sinks (stdcopy-demultiplexed unless tty), input_fd
 // (or -1) is copied to the connection and then half-closed (shutdown SHUT_WR). Returns when the daemon closes
 // its side; the input copy is stopped then (it never waits for more input).
-Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd);
+// detach_keys (non-empty): when that byte sequence is typed the pump stops at once and fails with
+// Errc::Canceled "read escape sequence" (the container keeps running), as docker's ctrl-p,ctrl-q.
+Status pump_hijacked(Hijacked& h, int input_fd, bool tty, int out_fd, int err_fd, const std::string& detach_keys = {});
+
+// Scans input for a detach sequence; feed() returns the bytes to forward (a partial match is held back).
+class DetachMatcher {
+ public:
+  explicit DetachMatcher(std::string keys) : keys_(std::move(keys)) {}
+  std::string feed(std::string_view in);
+  bool matched() const { return matched_; }
+
+ private:
+  std::string keys_;
+  size_t held_ = 0;
+  bool matched_ = false;
+};
+// "ctrl-p,ctrl-q" -> "\x10\x11"; ctrl-a..z, ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_ or single characters.
+Result<std::string> parse_detach_keys(std::string_view spec);
 
 }  // namespace berth::api::client

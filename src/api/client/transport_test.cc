@@ -141,6 +141,23 @@ TEST(ClientHelpers, ErrorsQueriesFilters) {
   EXPECT_FALSE(encode_filters({"novalue"}));
 }
 
+TEST(DetachKeys, ParseAndMatch) {
+  EXPECT_EQ(*parse_detach_keys("ctrl-p,ctrl-q"), "\x10\x11");
+  EXPECT_EQ(*parse_detach_keys("ctrl-@,ctrl-[,ctrl-_,a"), std::string("\0\x1b\x1f" "a", 4));
+  EXPECT_FALSE(parse_detach_keys("ctrl-1"));
+  EXPECT_FALSE(parse_detach_keys("ab"));
+  DetachMatcher m("\x10\x11");
+  EXPECT_EQ(m.feed("ls\x10"), "ls");        // a possible start is held back
+  EXPECT_EQ(m.feed("x"), "\x10x");          // ... and let through when the sequence breaks
+  EXPECT_EQ(m.feed("\x10\x10"), "\x10");   // a repeated first key restarts the match
+  EXPECT_FALSE(m.matched());
+  EXPECT_EQ(m.feed("\x11tail"), "");        // matched: nothing after it is forwarded
+  EXPECT_TRUE(m.matched());
+  DetachMatcher none("");
+  EXPECT_EQ(none.feed("\x10\x11"), "\x10\x11");
+  EXPECT_FALSE(none.matched());
+}
+
 TEST(Progress, NonTtyPrintsStatusChangesAndFailsOnError) {
   char* buf = nullptr;
   size_t len = 0;
