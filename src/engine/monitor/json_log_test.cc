@@ -239,6 +239,49 @@ TEST(JsonLogReader, TailCountsRecordsAcrossFiles) {
   EXPECT_EQ(read_log(path, huge), read_log(path, LogReadOptions{.raw = true}));
 }
 
+TEST(JsonLogReader, TailMatchesANaiveReadingForManyShapes) {
+  // Deterministic pseudo-random record sizes and rotation sizes; tail N must be the last N of everything
+  // still on disk, in order.
+  uint64_t seed = 12345;
+  auto rnd = [&](uint64_t n) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (seed >> 33) % n;
+  };
+  for (int shape = 0; shape < 20; ++shape) {
+    testing::TempDir tmp;
+    std::string path = tmp / "c-json.log";
+    uint64_t max_size = 200 + rnd(3000);
+    {
+      auto w = JsonLogWriter::open({path, max_size, 3});
+      ASSERT_TRUE(w);
+      int n = 1 + static_cast<int>(rnd(200));
+      for (int i = 0; i < n; ++i) {
+        std::string line = fmt::format("{}:{}\n", i, std::string(rnd(300), 'x'));
+        ASSERT_TRUE(w->write(rnd(2) ? StdStream::Stdout : StdStream::Stderr, line, kT0 + i));
+      }
+    }
+    LogReadOptions all;
+    all.raw = true;
+    std::string everything = read_log(path, all);
+    std::vector<std::string> lines;
+    for (size_t p = 0; p < everything.size();) {
+      size_t nl = everything.find('\n', p);
+      lines.push_back(everything.substr(p, nl + 1 - p));
+      p = nl + 1;
+    }
+    for (int64_t t : {int64_t{1}, int64_t{3}, int64_t{17}, static_cast<int64_t>(lines.size()),
+                      static_cast<int64_t>(lines.size()) + 5}) {
+      LogReadOptions o;
+      o.raw = true;
+      o.tail = t;
+      std::string want;
+      for (size_t i = lines.size() - std::min<size_t>(lines.size(), static_cast<size_t>(t)); i < lines.size(); ++i)
+        want += lines[i];
+      EXPECT_EQ(read_log(path, o), want) << "shape " << shape << " tail " << t << " max_size " << max_size;
+    }
+  }
+}
+
 TEST(JsonLogReader, TailIgnoresARecordBeingWritten) {
   testing::TempDir tmp;
   std::string path = tmp / "c-json.log";
