@@ -203,8 +203,7 @@ Status ContainerService::archive_get(const std::string& ref, const std::string& 
   std::lock_guard op(c->op_mu);
   auto root = BERTH_TRY(container_root(m, *c));
   auto [pfd, base] = BERTH_TRY(resolve_parent(root.get(), path, c->id));
-  std::string tar_name = base == "." ? split_path(path).second : base;
-  if (tar_name == ".") tar_name = ".";
+  std::string tar_name = base;
   // A trailing "/." means "the content of the directory" (docker cp dir/. dest).
   bool contents = path.ends_with("/.") || path == ".";
   TarWriter w(sink);

@@ -69,7 +69,10 @@ std::string shell_join(const std::string& path, const std::vector<std::string>& 
     return q + "'";
   };
   std::string out = quote(path);
-  for (auto& a : args) out += " " + quote(a);
+  for (auto& a : args) {
+    out += ' ';
+    out += quote(a);
+  }
   return out;
 }
 
@@ -457,6 +460,8 @@ Result<bool> ContainerService::Impl::start_op(const std::shared_ptr<Container>& 
     persist_locked(*c);
     c->cv.notify_all();
   }
+  if (hooks.network_connect && !c->host.network_mode.starts_with("container:"))
+    hooks.network_connect(c->id, c->name.substr(1), c->meta.network);
   publish(*c, "start");
   if (from_api) ensure_monitor(c);
   start_health(c);
@@ -531,6 +536,7 @@ Status ContainerService::Impl::remove_op(const std::shared_ptr<Container>& c, bo
   (void)remove_all(shim_dir(*c));
   if (auto st = remove_all(dir(*c)); !st) log::warn("engine: remove {}: {}", dir(*c), st.error().message());
   if (hooks.release_volumes) hooks.release_volumes(c->id, c->meta.anonymous, remove_volumes);
+  if (hooks.network_disconnect) hooks.network_disconnect(c->id);
   BERTH_TRY(store->remove(c->id));
   {
     std::lock_guard lk(mu);
@@ -585,6 +591,7 @@ RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<C
     (void)!::write(fd, &one, sizeof one);
   }
   publish(*c, "die", {{"exitCode", std::to_string(exit_code)}});
+  if (hooks.network_disconnect) hooks.network_disconnect(c->id);
   return d;
 }
 
@@ -927,19 +934,10 @@ Result<ContainerCreateResult> ContainerService::create(const std::string& name_i
   c->meta.hostname = req.config.hostname;
 
   // network: none and host work; bridge and user networks are a private netns with loopback only for now
+  // (the network service logs that once)
   std::string nm = req.host.network_mode;
   if (nm.empty()) nm = req.host.network_mode = "default";
   c->meta.network = network_name(nm);
-  if (nm != "none" && nm != "host" && !nm.starts_with("container:")) {
-    std::lock_guard lk(m.mu);
-    if (!m.warned_bridge) {
-      m.warned_bridge = true;
-      log::warn("engine: bridge networking is not implemented yet: containers on '{}' (and other non-host "
-                "networks) get a private network namespace with loopback only",
-                c->meta.network);
-    }
-    out.warnings.push_back("bridge networking is not available yet: the container has loopback only");
-  }
 
   // logging
   auto& lc = req.host.log_config;

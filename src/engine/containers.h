@@ -69,6 +69,10 @@ struct ContainerHooks {
   // Drops the container's references; with remove_anonymous its anonymous volumes (names given) go too.
   std::function<void(const std::string& container_id, const std::vector<std::string>& anonymous, bool remove_anonymous)>
       release_volumes;
+  // The container joins its network object at start and leaves every network when it stops.
+  std::function<void(const std::string& container_id, const std::string& name, const std::string& network)>
+      network_connect;
+  std::function<void(const std::string& container_id)> network_disconnect;
 };
 
 struct ContainerServiceOptions {

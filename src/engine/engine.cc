@@ -16,6 +16,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "engine/containers.h"
 #include "engine/gc.h"
 #include "engine/image_transfer.h"
 #include "image/image_store.h"
@@ -188,7 +189,7 @@ struct ImageEntry {
   image::ResolvedImage resolved;
 };
 
-class RealEngine final : public Engine {
+class RealEngine final : public Engine, public ImageAccess {
  public:
   Status init(const DaemonConfig& c) {
     cfg_ = c;
@@ -206,6 +207,7 @@ class RealEngine final : public Engine {
       BERTH_TRY(write_file_atomic(idfile, id_ + "\n"));
     }
     BERTH_TRY(init_objects());
+    BERTH_TRY(init_containers());
     return ok();
   }
 
@@ -248,6 +250,13 @@ class RealEngine final : public Engine {
     s.driver_status = {{"Backing Filesystem", backing_fs(cfg_.data_root)}, {"Snapshotter", sn}};
     auto all = BERTH_TRY(entries_locked());
     s.images = static_cast<int64_t>(all.size());
+    if (containers_) {
+      auto n = containers_->counts();
+      s.containers = n.total;
+      s.containers_running = n.running;
+      s.containers_paused = n.paused;
+      s.containers_stopped = n.stopped;
+    }
     return s;
   }
 
@@ -712,6 +721,140 @@ class RealEngine final : public Engine {
 
   // ---- end of objects ----
 
+  // ---- containers (containers.h does the work) ----
+  Status init_containers() {
+    ContainerServiceOptions o;
+    o.data_root = cfg_.data_root;
+    o.exec_root = cfg_.exec_root;
+    o.shim_path = cfg_.shim_path;
+    o.init_path = cfg_.init_path;
+    ContainerHooks h;
+    h.publish = [this](const std::string& type, const std::string& action, const std::string& id,
+                       const std::map<std::string, std::string>& attrs) { events_->publish(type, action, id, attrs); };
+    h.acquire_volume = [this](const std::string& name,
+                              const std::string& cid) -> Result<std::pair<std::string, std::string>> {
+      std::string n = name;
+      if (n.empty() || !volumes_->get(n)) {
+        VolumeCreateRequest req;
+        req.name = n;
+        req.anonymous = n.empty();
+        auto v = BERTH_TRY(volumes_->create(req));
+        n = v.name;
+      }
+      BERTH_TRY(volumes_->acquire(n, cid));
+      auto v = BERTH_TRY(volumes_->get(n));
+      return std::pair<std::string, std::string>{v.name, v.mountpoint};
+    };
+    h.release_volumes = [this](const std::string& cid, const std::vector<std::string>& anonymous, bool remove_anon) {
+      if (auto r = volumes_->release_all(cid); !r) log::warn("engine: release volumes of {}: {}", cid, r.error().message());
+      if (remove_anon)
+        for (auto& n : anonymous)
+          if (auto st = volumes_->remove(n, false); !st) log::debug("engine: anonymous volume {}: {}", n, st.error().message());
+    };
+    h.network_connect = [this](const std::string& cid, const std::string& cname, const std::string& network) {
+      EndpointRequest r;
+      r.container_id = cid;
+      r.container_name = cname;
+      if (network != "host" && network != "none") warn_no_data_path_once();
+      if (auto st = networks_->connect(network, r); !st)
+        log::debug("engine: connect {} to {}: {}", cid, network, st.error().message());
+    };
+    h.network_disconnect = [this](const std::string& cid) { (void)networks_->disconnect_all(cid); };
+    containers_ = BERTH_TRY(ContainerService::open(o, *this, std::move(h)));
+    if (cfg_.live_restore) containers_->restore();
+    return ok();
+  }
+
+  // ImageAccess
+  Result<ImageForContainer> image_for_container(const std::string& ref) override {
+    std::lock_guard lk(mu_);
+    auto e = BERTH_TRY(find_locked(ref));
+    ImageForContainer out;
+    out.id = e.id;
+    out.config = e.resolved.config;
+    out.top_chain = BERTH_TRY(store_->unpack(e.names.front()));
+    return out;
+  }
+  std::vector<std::string> image_names(const std::string& image_id) override {
+    std::lock_guard lk(mu_);
+    std::vector<std::string> out;
+    auto all = entries_locked();
+    if (!all) return out;
+    for (auto& e : *all)
+      if (e.id == image_id)
+        for (auto& n : e.names) out.push_back(familiar_name(n));
+    return out;
+  }
+  image::snapshot::Snapshotter& snapshotter() override { return store_->snapshotter(); }
+
+  Result<ContainerCreateResult> container_create(const std::string& name, const std::string& body) override {
+    return containers_->create(name, body);
+  }
+  Result<ContainerRef> container_resolve(const std::string& ref) override { return containers_->resolve(ref); }
+  Result<bool> container_start(const std::string& ref) override { return containers_->start(ref); }
+  Result<bool> container_stop(const std::string& ref, std::optional<int> t, const std::string& sig) override {
+    return containers_->stop(ref, t, sig);
+  }
+  Status container_restart(const std::string& ref, std::optional<int> t, const std::string& sig) override {
+    return containers_->restart(ref, t, sig);
+  }
+  Status container_kill(const std::string& ref, const std::string& sig) override { return containers_->kill(ref, sig); }
+  Status container_pause(const std::string& ref) override { return containers_->pause(ref); }
+  Status container_unpause(const std::string& ref) override { return containers_->unpause(ref); }
+  Result<std::unique_ptr<ContainerWaiter>> container_wait(const std::string& ref, WaitCondition c) override {
+    return containers_->wait(ref, c);
+  }
+  Result<std::unique_ptr<AttachSession>> container_attach(const std::string& ref, const AttachOptions& o) override {
+    return containers_->attach(ref, o);
+  }
+  Status container_resize(const std::string& ref, int h, int w) override { return containers_->resize(ref, h, w); }
+  Status container_logs(const std::string& ref, const LogsOptions& o, int cancel_fd, const ByteSink& sink) override {
+    return containers_->logs(ref, o, cancel_fd, sink);
+  }
+  Result<std::string> container_inspect(const std::string& ref, bool size) override {
+    return containers_->inspect(ref, size);
+  }
+  Result<std::string> container_list(const ListOptions& o) override { return containers_->list(o); }
+  Result<std::string> container_top(const std::string& ref, const std::string& ps_args) override {
+    return containers_->top(ref, ps_args);
+  }
+  Status container_stats(const std::string& ref, bool stream, const ByteSink& sink) override {
+    return containers_->stats(ref, stream, sink);
+  }
+  Status container_rename(const std::string& ref, const std::string& n) override { return containers_->rename(ref, n); }
+  Result<std::vector<std::string>> container_update(const std::string& ref, const std::string& body) override {
+    return containers_->update(ref, body);
+  }
+  Result<ContainerPruneReport> container_prune(const std::map<std::string, std::vector<std::string>>& f) override {
+    return containers_->prune(f);
+  }
+  Status container_remove(const std::string& ref, bool force, bool v) override {
+    return containers_->remove(ref, force, v);
+  }
+  Result<std::string> container_changes(const std::string& ref) override { return containers_->changes(ref); }
+  Status container_export(const std::string& ref, const ByteSink& sink) override {
+    return containers_->export_rootfs(ref, sink);
+  }
+  Result<PathStat> container_archive_stat(const std::string& ref, const std::string& path) override {
+    return containers_->archive_stat(ref, path);
+  }
+  Status container_archive_get(const std::string& ref, const std::string& path, const ByteSink& sink) override {
+    return containers_->archive_get(ref, path, sink);
+  }
+  Status container_archive_put(const std::string& ref, const std::string& path, bool nodir,
+                               const ByteSource& tar) override {
+    return containers_->archive_put(ref, path, nodir, tar);
+  }
+  Result<std::string> exec_create(const std::string& ref, const std::string& body) override {
+    return containers_->exec_create(ref, body);
+  }
+  Result<ExecStream> exec_start(const std::string& id, bool detach) override {
+    return containers_->exec_start(id, detach);
+  }
+  Result<std::string> exec_inspect(const std::string& id) override { return containers_->exec_inspect(id); }
+  Status exec_resize(const std::string& id, int h, int w) override { return containers_->exec_resize(id, h, w); }
+  // ---- end of containers ----
+
  private:
   std::string runtime_path() {
     char buf[4096];
@@ -826,8 +969,13 @@ class RealEngine final : public Engine {
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<VolumeStore> volumes_;
   std::unique_ptr<NetworkStore> networks_;
+<<<<<<< HEAD
   GcPolicy gc_policy_;
   std::unique_ptr<DiskGcRunner> gc_runner_;  // last: stopped (joined) before the stores go
+=======
+  // containers last: destroyed first (its threads use the stores above)
+  std::unique_ptr<ContainerService> containers_;
+>>>>>>> f6782e4 (engine: container service (create/start/stop/kill/restart/pause/wait/attach/logs/inspect/list/rename/update/prune/rm, exec, health checks, top/stats, cp/export/changes, restart policies, live-restore) wired into RealEngine)
 };
 
 }  // namespace

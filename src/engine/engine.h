@@ -35,6 +35,10 @@ struct DaemonConfig {
   int gc_low_watermark = 80;
   int gc_interval_seconds = 60;
   std::vector<std::string> insecure_registries;  // host[:port] reachable over plain http
+  // containers: the per-container monitor and --init binaries ("" = found next to the berth binary).
+  std::string shim_path;
+  std::string init_path;
+  bool live_restore = true;  // reconnect to running containers' shims at start (containers.h)
 };
 
 inline constexpr const char* kApiVersion = "1.41";
