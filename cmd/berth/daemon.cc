@@ -67,6 +67,10 @@ int daemon_main(int argc, char** argv) {
   app.add_option("--tlscacert", f.tlscacert, "CA bundle that signs client certificates");
   app.add_option("--tlscert", f.tlscert, "server certificate");
   app.add_option("--tlskey", f.tlskey, "server key");
+  app.add_option("--shim", f.cfg.shim_path, "berth-shim binary (default: next to berth)");
+  app.add_option("--init-path", f.cfg.init_path, "berth-init binary for --init (default: next to berth)");
+  app.add_option("--live-restore", f.cfg.live_restore, "reconnect to running containers at start (true|false)")
+      ->capture_default_str();
   app.add_option("--snapshotter", f.cfg.snapshotter, "overlay or native (default: overlay when available)");
   // objects: automatic disk GC and registries
   app.add_option("--gc-high-watermark", f.cfg.gc_high_watermark,
@@ -138,6 +142,7 @@ int daemon_main(int argc, char** argv) {
   while (sigwait(&set, &sig) != 0) {
   }
   log::info("daemon: received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*eng)->shutdown();  // blocked waits and log/stat streams end; containers keep running
   for (auto& s : servers) s->stop();
   log::info("daemon: stopped");
   return 0;

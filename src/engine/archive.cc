@@ -329,8 +329,34 @@ Result<std::string> ContainerService::changes(const std::string& ref) {
       }
   UniqueFd ufd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!ufd) return fail_errno("open {}", upper);
+  njson all = njson::array();
+  walk_changes(ufd.get(), lowers, "", all, 0);
+  // The runtime's mount points for the generated files are not changes (docker keeps them in an init layer).
+  static const char* kMountPoints[] = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv"};
+  njson kept = njson::array();
+  for (auto& e : all) {
+    std::string p = e["Path"];
+    if (std::find(std::begin(kMountPoints), std::end(kMountPoints), p) == std::end(kMountPoints)) kept.push_back(e);
+  }
   njson out = njson::array();
-  walk_changes(ufd.get(), lowers, "", out, 0);
+  for (auto& e : kept) {
+    std::string p = e["Path"];
+    if (e["Kind"] == 0) {
+      // a directory "changed" only because of what is filtered above is not a change
+      bool dir_only_mountpoints = false;
+      bool any_child = false;
+      for (auto& o : all) {
+        std::string q = o["Path"];
+        if (q.size() > p.size() && q.starts_with(p + "/")) {
+          dir_only_mountpoints = true;
+          for (auto& k : kept)
+            if (k["Path"] == q) any_child = true;
+        }
+      }
+      if (dir_only_mountpoints && !any_child) continue;
+    }
+    out.push_back(e);
+  }
   if (out.empty()) return std::string("null");
   return out.dump();
 }

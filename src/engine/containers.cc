@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 
 #include "base/file.h"
@@ -29,6 +30,15 @@ namespace mon = monitor;
 using namespace std::chrono_literals;
 
 std::string now_rfc3339_nano() { return mon::format_rfc3339_nano(mon::now_unix_nanos()); }
+
+std::string docker_error_text(std::string m) {
+  // strerror's capitals -> Go's syscall texts, which the docker CLI matches to pick 126 / 127
+  for (auto [from, to] : {std::pair{"Permission denied", "permission denied"},
+                          std::pair{"No such file or directory", "no such file or directory"},
+                          std::pair{"Is a directory", "is a directory"}})
+    for (size_t p = m.find(from); p != std::string::npos; p = m.find(from, p)) m.replace(p, std::strlen(from), to);
+  return m;
+}
 
 int start_error_exit_code(std::string_view m) {
   if (m.find("executable file not found") != std::string_view::npos ||
@@ -426,7 +436,7 @@ Result<bool> ContainerService::Impl::start_op(const std::shared_ptr<Container>& 
   (void)remove_all(s.shim_dir);
   auto h = mon::spawn_shim(s);
   if (!h) {
-    std::string msg = h.error().message();
+    std::string msg = docker_error_text(h.error().message());
     start_failed(c, msg);
     return fail(Errc::InvalidArgument, "{}", msg);
   }
@@ -781,7 +791,7 @@ njson ContainerService::Impl::list_json(Container& c, bool size) {
 
 ContainerService::ContainerService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-ContainerService::~ContainerService() {
+void ContainerService::shutdown() {
   auto& m = *impl_;
   m.shutting_down = true;
   uint64_t one = 1;
@@ -792,13 +802,22 @@ ContainerService::~ContainerService() {
     for (auto& [id, c] : m.containers) all.push_back(c);
   }
   for (auto& c : all) {
-    {
-      std::lock_guard lk(c->mu);
-      c->cv.notify_all();
-    }
+    std::lock_guard lk(c->mu);
+    for (int fd : c->exit_fds) (void)!::write(fd, &one, sizeof one);
+    c->cv.notify_all();
+  }
+}
+
+ContainerService::~ContainerService() {
+  shutdown();
+  std::vector<std::shared_ptr<Container>> all;
+  {
+    std::lock_guard lk(impl_->mu);
+    for (auto& [id, c] : impl_->containers) all.push_back(c);
+  }
+  for (auto& c : all)
     for (auto* t : {&c->monitor, &c->health})
       if (t->joinable()) t->join();
-  }
 }
 
 Result<std::unique_ptr<ContainerService>> ContainerService::open(const ContainerServiceOptions& o, ImageAccess& images,

@@ -90,6 +90,8 @@ class ContainerService {
   ~ContainerService();
   // Live-restore (see the header comment). Called once after open().
   void restore();
+  // Wakes every waiter and stream and stops the monitor threads' waiting (containers keep running).
+  void shutdown();
   // Counts for `info`.
   struct Counts {
     int64_t total = 0, running = 0, paused = 0, stopped = 0;
@@ -138,6 +140,8 @@ class ContainerService {
 // The exit code docker gives a container whose process could not be started, from the runtime's error
 // text: 127 (not found), 126 (permission denied / is a directory), else 128.
 int start_error_exit_code(std::string_view message);
+// The runtime's error text with strerror spellings turned into Go's ("permission denied"), as docker's.
+std::string docker_error_text(std::string message);
 
 // docker cp's mode bits (Go os.FileMode) for a stat mode.
 uint32_t go_file_mode(uint32_t st_mode);

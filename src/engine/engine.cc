@@ -853,6 +853,9 @@ class RealEngine final : public Engine, public ImageAccess {
   }
   Result<std::string> exec_inspect(const std::string& id) override { return containers_->exec_inspect(id); }
   Status exec_resize(const std::string& id, int h, int w) override { return containers_->exec_resize(id, h, w); }
+  void shutdown() override {
+    if (containers_) containers_->shutdown();
+  }
   // ---- end of containers ----
 
  private:
@@ -969,13 +972,10 @@ class RealEngine final : public Engine, public ImageAccess {
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<VolumeStore> volumes_;
   std::unique_ptr<NetworkStore> networks_;
-<<<<<<< HEAD
   GcPolicy gc_policy_;
-  std::unique_ptr<DiskGcRunner> gc_runner_;  // last: stopped (joined) before the stores go
-=======
+  std::unique_ptr<DiskGcRunner> gc_runner_;  // stopped (joined) before the stores go
   // containers last: destroyed first (its threads use the stores above)
   std::unique_ptr<ContainerService> containers_;
->>>>>>> f6782e4 (engine: container service (create/start/stop/kill/restart/pause/wait/attach/logs/inspect/list/rename/update/prune/rm, exec, health checks, top/stats, cp/export/changes, restart policies, live-restore) wired into RealEngine)
 };
 
 }  // namespace

@@ -335,6 +335,9 @@ class Engine {
   virtual Result<ExecStream> exec_start(const std::string& exec_id, bool detach);
   virtual Result<std::string> exec_inspect(const std::string& exec_id);  // docker's JSON
   virtual Status exec_resize(const std::string& exec_id, int height, int width);
+  // Daemon shutdown: wakes every blocked wait / logs --follow / stats stream (they end) so the API server can
+  // stop; running containers keep running (live-restore). Idempotent.
+  virtual void shutdown() {}
 
   // ---- volumes, networks, events, system df, image transfer (routes: api/server/objects_routes.cc) ----
   // The stores behind these are engine/{events,volumes,networks}.h; the real engine owns one of each and hands

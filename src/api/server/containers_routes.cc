@@ -8,7 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <charconv>
 
 #include "api/server/common.h"
@@ -310,7 +315,20 @@ class ContainerCall {
     auto h = base_headers();
     h.add("Content-Type", cr->tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
     if (!r_.begin_stream(200, h)) return;
-    auto st = e_.container_logs(cr->id, o, -1, [&](std::string_view d) { return bool(r_.write(d)); });
+    // --follow: a pipe whose write end closes when the client goes away is the reader's cancel fd
+    int cancel[2] = {-1, -1};
+    std::atomic<bool> done{false};
+    std::thread watcher;
+    if (o.follow && ::pipe2(cancel, O_CLOEXEC) == 0) {
+      watcher = std::thread([&] {
+        while (!done && !r_.peer_gone()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ::close(cancel[1]);
+      });
+    }
+    auto st = e_.container_logs(cr->id, o, cancel[0], [&](std::string_view d) { return bool(r_.write(d)); });
+    done = true;
+    if (watcher.joinable()) watcher.join();
+    if (cancel[0] >= 0) ::close(cancel[0]);
     if (!st) log::debug("api: logs {}: {}", ref, st.error().message());
     (void)r_.end_stream();
   }
