@@ -755,7 +755,6 @@ class RealEngine final : public Engine, public ImageAccess {
       EndpointRequest r;
       r.container_id = cid;
       r.container_name = cname;
-      if (network != "host" && network != "none") warn_no_data_path_once();
       if (auto st = networks_->connect(network, r); !st)
         log::debug("engine: connect {} to {}: {}", cid, network, st.error().message());
     };
