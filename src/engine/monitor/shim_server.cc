@@ -20,6 +20,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -288,6 +289,7 @@ class Shim {
   std::map<std::string, std::unique_ptr<Exec>> execs_;
   uint32_t listen_events_ = 0;
   bool owns_files_ = false;
+  std::string oom_file_;
   std::deque<std::string> done_execs_;
   std::optional<oci::Process> ctr_process_;  // the container's process, for exec defaults (parsed once)
   int exec_seq_ = 0;
@@ -384,6 +386,11 @@ Status Shim::setup() {
   auto info = rt_.info(cfg_.id);
   if (!info) return fail(std::move(info).error().wrap("created container"));
   init_pid_ = info->state.pid;
+  // Where the kernel counts OOM kills: v1 memory.oom_control, v2 memory.events ("oom_kill N" in both).
+  for (const auto& [controller, dir] : info->state.cgroup_paths) {
+    if (controller == "memory") oom_file_ = dir + "/memory.oom_control";
+    else if (controller.empty()) oom_file_ = dir + "/memory.events";
+  }
   if (cfg_.tty) {
     UniqueFd master = BERTH_TRY(take_console());
     BERTH_TRY(set_nonblock(master.get()));
@@ -866,7 +873,16 @@ void Shim::finalize_container() {
   if (log_ && !log_failed_) (void)log_->flush(now_unix_nanos());
   // OOM: the memory cgroup's oom_kill counter (v1 memory.oom_control, v2 memory.events) before the cgroup
   // goes away with the container.
-  if (auto stats = rt_.stats(cfg_.id); stats && stats->oom_kill_count > 0) oom_killed_ = true;
+  if (!oom_file_.empty()) {
+    if (auto text = read_file(oom_file_, 64 * 1024)) {
+      for (size_t p = text->find("oom_kill "); p != std::string::npos; p = text->find("oom_kill ", p + 1)) {
+        if (p == 0 || (*text)[p - 1] == '\n') {
+          oom_killed_ = std::strtoull(text->c_str() + p + 9, nullptr, 10) > 0;
+          break;
+        }
+      }
+    }
+  }
   if (ctr_.out) close_output(ctr_, ctr_.out, ctr_.out_events);
   if (ctr_.err) close_output(ctr_, ctr_.err, ctr_.err_events);
   if (ctr_.in) {
