@@ -500,8 +500,10 @@ def steps(d, env):
            and inspect(d, web, "{{.State.Paused}}") == "false", short(r) + f" {paused}")
     exported = os.path.join(env.tmp, "export.tar")
     r = berth(d, "export", "-o", exported, web)
-    with tarfile.open(exported) as t:
-        members = set(t.getnames()) if r.returncode == 0 else set()
+    members = set()
+    if r.returncode == 0 and os.path.exists(exported):
+        with tarfile.open(exported) as t:
+            members = set(t.getnames())
     yield ("export -o (the container's filesystem)", r.returncode == 0 and "bin/busybox" in members
            and "tmp/renamed.txt" in members, short(r))
 
@@ -595,7 +597,8 @@ def steps(d, env):
     # ---- images: save/load, tag/rmi, push/pull against berth registry serve ----
     saved = os.path.join(env.tmp, "saved.tar")
     r = berth(d, "save", "-o", saved, IMAGE)
-    yield ("save -o", r.returncode == 0 and os.path.getsize(saved) > 100000 and tarfile.is_tarfile(saved), short(r))
+    yield ("save -o", r.returncode == 0 and os.path.exists(saved) and os.path.getsize(saved) > 100000
+           and tarfile.is_tarfile(saved), short(r))
     alias = f"berthtest/cli-{os.getpid()}:saved"
     berth(d, "tag", IMAGE, alias)
     r = berth(d, "rmi", alias)
@@ -608,7 +611,10 @@ def steps(d, env):
                             os.path.join(env.tmp, "registry")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            text=True)
     try:
-        port = reg.stdout.readline().split(" port ")[1].split(",")[0].strip()
+        line = reg.stdout.readline()
+        if " port " not in line:
+            raise RuntimeError(f"berth registry serve did not start: {line!r}")
+        port = line.split(" port ")[1].split(",")[0].strip()
         ref = f"127.0.0.1:{port}/berthtest/bb:v1"
         berth(d, "tag", IMAGE, ref)
         r = berth(d, "push", ref)
