@@ -3,8 +3,14 @@
   version (client and server), info, `berth version` / `berth images` (Engine API client), images, image inspect, history, tag, rmi, image prune; an unknown endpoint
   via curl -> 404 JSON; too-new API version -> 400; SIGTERM -> clean exit and the socket is removed.
 Also: TCP is refused without mutual TLS, and with it docker --tlsverify works while clients without a
-certificate from the CA are rejected. Needs no root. Exits 77 (skip) when berth, docker, curl or busybox
-are missing."""
+certificate from the CA are rejected. Needs no root for that part.
+As root, the container scenario (container_scenario, its own daemon and data root): run plain / -d / -it through a
+pty / --rm, exit codes 0/1/125/126/127, exec (-i, -it), logs and logs -f, cp both ways (and a `..` path that must
+stay inside), diff, top, inspect, ps filters, stop/start/kill/rm (304/409 paths), wait, a named volume across
+container removal, restart policy after a crash, health status, memory limit -> OOMKilled, save/load, push/pull
+against `berth registry serve`, and `kill -9` of the daemon followed by a restart: the running container is still
+running (same pid, exec and logs work) and one that exited while the daemon was down reports its real exit code.
+Exits 77 (skip) when berth, docker, curl or busybox are missing."""
 import json
 import os
 import shutil
@@ -94,6 +100,222 @@ def tls_checks(tmp, data, env):
     finally:
         dm.send_signal(signal.SIGTERM)
         check(dm.wait(timeout=30) == 0, "TLS daemon exits 0 on SIGTERM")
+
+
+def poll(fn, attempts=200, delay=0.05):
+    """Readiness poll (not a timed assertion): fn() until truthy or attempts run out."""
+    for _ in range(attempts):
+        v = fn()
+        if v:
+            return v
+        time.sleep(delay)
+    return fn()
+
+
+def start_daemon(data, execroot, sock, logpath, extra=()):
+    log = open(logpath, "a")
+    d = subprocess.Popen([BERTH, "daemon", "--data-root", data, "--exec-root", execroot, "-H", "unix://" + sock,
+                          *extra], stdout=log, stderr=subprocess.STDOUT)
+
+    def accepting():
+        if d.poll() is not None:
+            return True
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.connect(sock)  # a stale socket file from a killed daemon refuses
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+    poll(accepting)
+    return d
+
+
+def container_scenario(tmp, env):
+    """The docker CLI running containers through `berth daemon` (root: namespaces, cgroups, overlay)."""
+    data = os.path.join(tmp, "cdata")
+    # short: unix socket paths under <exec-root>/shims/<64 hex id>/ must fit in sun_path
+    execroot = tempfile.mkdtemp(prefix="bx", dir="/tmp")
+    sock = os.path.join(tmp, "containers.sock")
+    logpath = os.path.join(tmp, "daemon-containers.log")
+    r = run([BERTH, "image", "--root", data, "bootstrap", "busybox"])
+    check(r.returncode == 0, f"containers: bootstrap busybox ({r.stderr.strip()})")
+    reg_port = free_port()
+    extra = ("--insecure-registry", f"127.0.0.1:{reg_port}")
+    daemon = start_daemon(data, execroot, sock, logpath, extra)
+    H = [DOCKER, "-H", "unix://" + sock]
+    reg = None
+    ran = []
+
+    def d(*args, **kw):
+        ran.append(" ".join(args[:2]))
+        return run(H + list(args), env=env, **kw)
+
+    def inspect(name, fmt):
+        r = d("inspect", "-f", fmt, name)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    try:
+        r = d("run", "--rm", "busybox", "echo", "hi")
+        check(r.returncode == 0 and r.stdout == "hi\n", f"run --rm busybox echo hi: {r.stdout!r} {r.stderr.strip()}")
+        r = d("run", "--rm", "busybox", "sh", "-c", "echo o; echo e >&2; exit 1")
+        check(r.returncode == 1 and r.stdout == "o\n" and r.stderr == "e\n", f"run: exit 1, stdout and stderr apart ({r.returncode})")
+        r = d("run", "--rm", "busybox", "nosuchcmd")
+        check(r.returncode == 127 and "executable file not found" in r.stderr, f"run nosuchcmd -> 127 ({r.returncode} {r.stderr.strip()})")
+        r = d("run", "--rm", "busybox", "/etc")
+        check(r.returncode == 126, f"run /etc (a directory) -> 126 ({r.returncode} {r.stderr.strip()})")
+        r = d("run", "--rm", "--cap-add", "NOTACAP", "busybox", "true")
+        check(r.returncode == 125, f"run with a bad capability -> 125 ({r.returncode} {r.stderr.strip()})")
+        r = d("run", "--rm", "nosuch/image:x", "true")
+        check(r.returncode == 125 and "nosuch/image" in r.stderr, f"run of a missing image -> 125 ({r.returncode})")
+
+        r = d("run", "-d", "--name", "web", "busybox", "sh", "-c",
+              "echo started; i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done")
+        web_id = r.stdout.strip()
+        check(r.returncode == 0 and len(web_id) == 64, f"run -d --name web ({r.stderr.strip()})")
+        r = d("create", "--name", "web", "busybox", "true")
+        check(r.returncode != 0 and "is already in use by container" in r.stderr, "create with a taken name -> conflict")
+        r = d("ps")
+        check(r.returncode == 0 and "web" in r.stdout and "Up " in r.stdout, f"ps lists web:\n{r.stdout}")
+        r = d("ps", "-q", "--filter", "name=web", "--no-trunc")
+        check(r.stdout.strip() == web_id, "ps --filter name=web -q")
+        r = d("logs", "web")
+        check(r.returncode == 0 and r.stdout.startswith("started\n"), f"logs web: {r.stdout[:40]!r}")
+        p = subprocess.Popen(H + ["logs", "-f", "--tail", "0", "web"], env=env, stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        p.kill()
+        p.wait()
+        check(line.startswith("tick "), f"logs -f streams new lines: {line!r}")
+        r = d("exec", "web", "sh", "-c", "echo o; echo e >&2; exit 4")
+        check(r.returncode == 4 and r.stdout == "o\n" and r.stderr == "e\n", f"exec exit code 4 ({r.returncode})")
+        r = d("exec", "-i", "web", "cat", input="through stdin\n")
+        check(r.returncode == 0 and r.stdout == "through stdin\n", f"exec -i cat: {r.stdout!r}")
+        if shutil.which("script"):
+            cmd = " ".join(H) + " exec -it web sh -c 'tty; exit 6'"
+            r = run(["script", "-qec", cmd, "/dev/null"], env=env)
+            check(r.returncode == 6 and "/dev/pts/" in r.stdout, f"exec -it through a pty ({r.returncode} {r.stdout!r})")
+            cmd = " ".join(H) + " run -it --rm busybox sh -c 'tty; exit 5'"
+            r = run(["script", "-qec", cmd, "/dev/null"], env=env)
+            check(r.returncode == 5 and "/dev/pts/0" in r.stdout, f"run -it through a pty ({r.returncode} {r.stdout!r})")
+        src = os.path.join(tmp, "to-container.txt")
+        with open(src, "w") as f:
+            f.write("copied in\n")
+        r = d("cp", src, "web:/tmp/")
+        check(r.returncode == 0, f"cp host -> container ({r.stderr.strip()})")
+        r = d("exec", "web", "cat", "/tmp/to-container.txt")
+        check(r.stdout == "copied in\n", "the copied file is inside")
+        dst = os.path.join(tmp, "from-container")
+        r = d("cp", "web:/etc/passwd", dst)
+        check(r.returncode == 0 and open(dst).read().startswith("root:"), f"cp container -> host ({r.stderr.strip()})")
+        r = d("cp", "web:/../../../../etc/shadow", os.path.join(tmp, "escape"))
+        check(r.returncode != 0 or not open(os.path.join(tmp, "escape")).read().startswith(open("/etc/shadow").read()[:10]),
+              "cp with .. stays inside the container")
+        r = d("diff", "web")
+        check(r.returncode == 0 and "A /tmp/to-container.txt" in r.stdout, f"diff: {r.stdout.strip()}")
+        r = d("top", "web")
+        check(r.returncode == 0 and "PID" in r.stdout and "sleep" in r.stdout or "while" in r.stdout, "top")
+        r = d("inspect", "web")
+        ins = json.loads(r.stdout)[0] if r.returncode == 0 else {}
+        st = ins.get("State", {})
+        check(ins.get("Name") == "/web" and st.get("Running") is True and st.get("Pid", 0) > 0 and
+              ins.get("Config", {}).get("Cmd", [None])[0] == "sh" and "HostConfig" in ins and "LogPath" in ins,
+              "inspect: Name, State.Running, Pid, Config, HostConfig, LogPath")
+        r = d("stop", "-t", "1", "web")
+        check(r.returncode == 0, f"stop -t 1 ({r.stderr.strip()})")
+        check(inspect("web", "{{.State.Status}} {{.State.ExitCode}}") == "exited 137", "stopped by SIGKILL after the timeout: 137")
+        r = d("ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}")
+        check("web" in r.stdout.split(), "ps -a --filter status=exited")
+        r = d("wait", "web")
+        check(r.stdout.strip() == "137", f"wait on an exited container: {r.stdout.strip()}")
+        r = d("start", "web")
+        check(r.returncode == 0 and inspect("web", "{{.State.Running}}") == "true", "start again")
+        r = d("rm", "web")
+        check(r.returncode != 0 and "cannot remove a running container" in r.stderr, "rm of a running container is refused")
+        r = d("kill", "web")
+        check(r.returncode == 0, "kill")
+        poll(lambda: inspect("web", "{{.State.Running}}") == "false")
+        r = d("kill", "web")
+        check(r.returncode != 0 and "is not running" in r.stderr, "kill of a stopped container -> 409")
+        r = d("rm", "web")
+        check(r.returncode == 0 and d("ps", "-aq").stdout.strip() == "", "rm")
+
+        # volumes survive the container
+        r = d("run", "--rm", "-v", "keep:/data", "busybox", "sh", "-c", "echo persisted > /data/f")
+        r2 = d("run", "--rm", "-v", "keep:/data", "busybox", "cat", "/data/f")
+        check(r.returncode == 0 and r2.stdout == "persisted\n", f"named volume persists across container removal ({r2.stdout!r})")
+
+        # restart policy after a crash
+        r = d("run", "-d", "--name", "crash", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
+        ok = poll(lambda: inspect("crash", "{{.RestartCount}} {{.State.Status}}") == "2 exited", attempts=400)
+        check(r.returncode == 0 and ok, f"on-failure:2 restarts twice then stays exited ({inspect('crash', '{{.RestartCount}} {{.State.Status}}')})")
+        # health status
+        r = d("run", "-d", "--name", "hc", "--health-cmd", "test -e /tmp/ok || touch /tmp/ok", "--health-interval", "200ms",
+              "--health-retries", "1", "busybox", "sh", "-c", "while true; do sleep 1; done")
+        ok = poll(lambda: inspect("hc", "{{.State.Health.Status}}") == "healthy", attempts=400)
+        check(r.returncode == 0 and ok, f"health status healthy ({inspect('hc', '{{.State.Health.Status}}')})")
+        # memory limit -> OOMKilled
+        r = d("run", "--name", "oom", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c", "x=a; while true; do x=$x$x; done")
+        check(r.returncode == 137 and inspect("oom", "{{.State.OOMKilled}}") == "true", f"memory limit -> OOMKilled ({r.returncode})")
+        d("rm", "-f", "crash", "hc", "oom")
+
+        # save / load, push / pull against berth registry serve
+        archive = os.path.join(tmp, "bb.tar")
+        r = d("save", "-o", archive, "busybox")
+        check(r.returncode == 0 and os.path.getsize(archive) > 0, f"save ({r.stderr.strip()})")
+        r = d("load", "-i", archive)
+        check(r.returncode == 0 and "busybox" in r.stdout, f"load ({r.stdout.strip()} {r.stderr.strip()})")
+        reg = subprocess.Popen([BERTH, "registry", "serve", "--addr", f"127.0.0.1:{reg_port}", "--root", os.path.join(tmp, "reg")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        poll(lambda: socket.socket().connect_ex(("127.0.0.1", reg_port)) == 0)
+        ref = f"127.0.0.1:{reg_port}/bb:v1"
+        d("tag", "busybox", ref)
+        r = d("push", ref)
+        check(r.returncode == 0 and "digest: sha256:" in r.stdout, f"push to berth registry serve ({r.stderr.strip()})")
+        d("rmi", ref)
+        r = d("pull", ref)
+        check(r.returncode == 0 and d("image", "inspect", ref).returncode == 0, f"pull back ({r.stderr.strip()})")
+        r = d("run", "--rm", ref, "echo", "pulled")
+        check(r.stdout == "pulled\n", "run the pulled image")
+
+        # the daemon dies (SIGKILL): containers live on, and one that exits meanwhile keeps its real exit code
+        d("run", "-d", "--name", "lr", "busybox", "sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done")
+        r = d("run", "-d", "--name", "lr2", "busybox", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 7")
+        lr2_id = r.stdout.strip()
+        lr_pid = inspect("lr", "{{.State.Pid}}")
+        lr2_pid = inspect("lr2", "{{.State.Pid}}")
+        daemon.kill()
+        daemon.wait()
+        # tell lr2 to exit while no daemon runs (its rootfs is mounted on the host under the data root)
+        open(os.path.join(data, "containers", lr2_id, "rootfs", "tmp", "go"), "w").close()
+        poll(lambda: not os.path.exists(f"/proc/{lr2_pid}"), attempts=400)
+        daemon = start_daemon(data, execroot, sock, logpath, extra)
+        check(inspect("lr", "{{.State.Running}} {{.State.Pid}}") == f"true {lr_pid}", "after kill -9 + restart: still running, same pid")
+        r = d("ps", "--format", "{{.Names}}")
+        check("lr" in r.stdout.split(), "ps lists it after the restart")
+        r = d("exec", "lr", "echo", "exec-after-restore")
+        check(r.stdout == "exec-after-restore\n", "exec after the restart")
+        r = d("logs", "--tail", "1", "lr")
+        check(r.stdout.startswith("tick "), "logs after the restart")
+        ok = poll(lambda: inspect("lr2", "{{.State.Status}} {{.State.ExitCode}}") == "exited 7")
+        check(ok, f"exited while the daemon was down: real exit code ({inspect('lr2', '{{.State.Status}} {{.State.ExitCode}}')})")
+        r = d("stop", "-t", "1", "lr")
+        check(r.returncode == 0 and inspect("lr", "{{.State.ExitCode}}") == "137", "stop after the restart")
+        r = d("rm", "-f", "lr", "lr2")
+        check(r.returncode == 0, "rm -f")
+        print(f"containers: {len(ran)} docker commands run")
+    finally:
+        if reg is not None:
+            reg.kill()
+            reg.wait()
+        run(H + ["rm", "-f"] + run(H + ["ps", "-aq"], env=env).stdout.split(), env=env)
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+        subprocess.run(["umount", "-R", "-l", data], capture_output=True)
+        shutil.rmtree(execroot, ignore_errors=True)
 
 
 def main():
@@ -211,6 +433,11 @@ def main():
         check("Api-Version: 1.41" in r.stdout and "Pragma: no-cache" in r.stdout, "HEAD /_ping headers")
 
         tls_checks(tmp, data, env)
+
+        if os.geteuid() == 0:
+            container_scenario(tmp, env)
+        else:
+            print("skip: container scenario (needs root)")
 
         daemon.send_signal(signal.SIGTERM)
         rc = daemon.wait(timeout=30)
