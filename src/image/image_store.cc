@@ -168,6 +168,62 @@ Result<std::string> ImageStore::unpack(const std::string& name, const oci::Platf
   return unpack_resolved(name, r, {});
 }
 
+Status ImageStore::extract_layer(const std::string& key, const std::string& parent, const oci::Descriptor& layer,
+                                 const oci::Digest& diff_id, const ProgressSink& progress) {
+  unpack::UnpackOptions o;
+  o.whiteouts = snaps_->layer_style() == snapshot::LayerStyle::Diff ? unpack::WhiteoutMode::Overlay
+                                                                     : unpack::WhiteoutMode::Apply;
+  o.compression = BERTH_TRY_CTX(oci::layer_compression(layer.media_type), "layer {}", layer.digest);
+  o.expected_diff_id = diff_id;
+  o.sync = true;  // the committed snapshot must survive a crash as well as its record does
+  BERTH_TRY(snaps_->prepare(key, parent));
+  auto apply = [&]() -> Status {
+    auto dir = BERTH_TRY(snaps_->writable_dir(key));
+    UniqueFd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return fail_errno("open `{}`", dir);
+    UniqueFd fd(::open(content_->blob_path(layer.digest).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail_errno("open layer {}", layer.digest.str());
+    if (!progress) {
+      BERTH_TRY(unpack::apply_layer_fd(fd.get(), dfd.get(), o));
+      return ok();
+    }
+    // Extracting progress = the layer file's read offset, sampled while the unpacker reads it.
+    std::string id(layer.digest.hex().substr(0, 12));
+    auto report = [&](int64_t cur) {
+      progress({.state = ProgressState::Extracting, .id = id, .status = "Extracting", .has_progress = true,
+                .current = std::min(cur, layer.size), .total = layer.size});
+    };
+    report(0);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread poll([&] {
+      std::unique_lock lk(mu);
+      while (!cv.wait_for(lk, std::chrono::milliseconds(150), [&] { return done; })) {
+        off_t pos = ::lseek(fd.get(), 0, SEEK_CUR);
+        if (pos > 0) report(pos);
+      }
+    });
+    auto res = unpack::apply_layer_fd(fd.get(), dfd.get(), o);
+    {
+      std::lock_guard lk(mu);
+      done = true;
+    }
+    cv.notify_all();
+    poll.join();
+    BERTH_TRY(std::move(res));
+    report(layer.size);
+    return ok();
+  };
+  auto st = apply();
+  if (!st) (void)snaps_->remove(key);
+  return st;
+}
+
+std::string ImageStore::extract_key(const oci::Digest& chain) {
+  return fmt::format("extract-{}-{}", random_suffix(), chain.str());
+}
+
 Result<std::string> ImageStore::unpack_resolved(const std::string& name, const ResolvedImage& r,
                                                 const ProgressSink& progress) {
   auto chains = chain_ids(r.config.diff_ids);
@@ -179,58 +235,9 @@ Result<std::string> ImageStore::unpack_resolved(const std::string& name, const R
       continue;
     }
     const auto& layer = r.manifest.layers[i];
-    unpack::UnpackOptions o;
-    o.whiteouts = snaps_->layer_style() == snapshot::LayerStyle::Diff ? unpack::WhiteoutMode::Overlay
-                                                                       : unpack::WhiteoutMode::Apply;
-    o.compression = BERTH_TRY_CTX(oci::layer_compression(layer.media_type), "layer {}", layer.digest);
-    o.expected_diff_id = r.config.diff_ids[i];
-    std::string key = fmt::format("extract-{}-{}", random_suffix(), chain);
-    BERTH_TRY(snaps_->prepare(key, parent));
-    auto apply = [&]() -> Status {
-      auto dir = BERTH_TRY(snaps_->writable_dir(key));
-      UniqueFd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!dfd) return fail_errno("open `{}`", dir);
-      auto rd = BERTH_TRY(content_->reader(layer.digest));
-      UniqueFd fd(::open(content_->blob_path(layer.digest).c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd) return fail_errno("open layer {}", layer.digest.str());
-      o.sync = true;  // the committed snapshot must survive a crash as well as its record does
-      if (!progress) {
-        BERTH_TRY(unpack::apply_layer_fd(fd.get(), dfd.get(), o));
-        return ok();
-      }
-      // Extracting progress = the layer file's read offset, sampled while the unpacker reads it.
-      std::string id(layer.digest.hex().substr(0, 12));
-      auto report = [&](int64_t cur) {
-        progress({.state = ProgressState::Extracting, .id = id, .status = "Extracting", .has_progress = true,
-                  .current = std::min(cur, layer.size), .total = layer.size});
-      };
-      report(0);
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-      std::thread poll([&] {
-        std::unique_lock lk(mu);
-        while (!cv.wait_for(lk, std::chrono::milliseconds(150), [&] { return done; })) {
-          off_t pos = ::lseek(fd.get(), 0, SEEK_CUR);
-          if (pos > 0) report(pos);
-        }
-      });
-      auto res = unpack::apply_layer_fd(fd.get(), dfd.get(), o);
-      {
-        std::lock_guard lk(mu);
-        done = true;
-      }
-      cv.notify_all();
-      poll.join();
-      BERTH_TRY(std::move(res));
-      report(layer.size);
-      return ok();
-    };
-    auto st = apply();
-    if (!st) {
-      (void)snaps_->remove(key);
-      return fail(std::move(st).error().wrap(fmt::format("unpack `{}` layer {} ({})", name, i, layer.digest)));
-    }
+    std::string key = extract_key(chains[i]);
+    BERTH_TRY_CTX(extract_layer(key, parent, layer, r.config.diff_ids[i], progress), "unpack `{}` layer {} ({})", name,
+                  i, layer.digest);
     auto c = snaps_->commit(chain, key);
     if (!c && c.error().code() != Errc::AlreadyExists) return fail(std::move(c).error());
     if (progress)

@@ -155,8 +155,14 @@ class ImageStore {
 
  private:
   ImageStore() = default;
+  // One layer into a fresh Active snapshot `key` over `parent`, verified against diff_id and synced; the
+  // snapshot is removed again on failure.
+  Status extract_layer(const std::string& key, const std::string& parent, const oci::Descriptor& layer,
+                       const oci::Digest& diff_id, const ProgressSink& progress);
+  static std::string extract_key(const oci::Digest& chain);
   Result<std::string> unpack_resolved(const std::string& name, const ResolvedImage& r, const ProgressSink& progress);
   // Writes cfg and an OCI manifest over `layers` (blobs already stored), leased, and names the image.
+  struct ParallelUnpack;
   Result<oci::Descriptor> put_config_and_manifest(const std::string& name, const oci::ImageConfig& cfg,
                                                   const std::vector<oci::Descriptor>& layers, const std::string& lease);
   Result<oci::Descriptor> write_json_blob(const std::string& json, std::string_view media_type, const std::string& lease);

@@ -2,7 +2,12 @@
 // records, unpacking and docker-shaped progress.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <optional>
+#include <thread>
 #include <cstdlib>
 #include <mutex>
 #include <random>
@@ -39,8 +44,8 @@ class LeasedStore final : public content::Store {
     return in_.info(d);
   }
   Result<std::unique_ptr<content::ReaderAt>> reader(const oci::Digest& d) override { return in_.reader(d); }
+  // Ingests need no lease: GC never aborts one a live writer holds, and leaves others alone for a day.
   Result<std::unique_ptr<content::Writer>> writer(const content::WriterOptions& o) override {
-    BERTH_TRY(md_.add_lease_resource(lease_, {metadata::ResourceKind::Ingest, o.ref}));
     if (o.expected) BERTH_TRY(hold(o.expected));
     auto w = BERTH_TRY(in_.writer(o));
     return std::unique_ptr<content::Writer>(new Writer(std::move(w), *this));
@@ -50,6 +55,21 @@ class LeasedStore final : public content::Store {
   Result<std::vector<content::IngestStatus>> ingests() override { return in_.ingests(); }
   Result<content::IngestStatus> ingest_status(const std::string& ref) override { return in_.ingest_status(ref); }
   Status abort_ingest(const std::string& ref) override { return in_.abort_ingest(ref); }
+
+  // Leases several blobs in one metadata transaction (a pull knows its blobs once it has the manifest).
+  Status hold_all(const std::vector<oci::Digest>& ds) {
+    std::vector<metadata::LeaseResource> rs;
+    {
+      std::lock_guard lk(mu_);
+      for (auto& d : ds)
+        if (!held_.count(d.str())) rs.push_back({metadata::ResourceKind::Content, d.str()});
+    }
+    if (rs.empty()) return ok();
+    BERTH_TRY(md_.add_lease_resources(lease_, rs));
+    std::lock_guard lk(mu_);
+    for (auto& r : rs) held_.insert(r.key);
+    return ok();
+  }
 
  private:
   Status hold(const oci::Digest& d) {
@@ -117,11 +137,125 @@ std::string default_docker_config() {
   return "";
 }
 
+// Layers of a diff-style snapshotter (overlay) do not depend on each other's content: each is extracted as soon
+// as its blob is in the store, on a few threads, while the other downloads go on; they are stacked (committed
+// over their parents) in order once all are done.
+struct ImageStore::ParallelUnpack {
+  ImageStore& s;
+  const ProgressSink& sink;
+  oci::Manifest manifest;
+  oci::ImageConfig config;
+  std::vector<oci::Digest> chains;
+  std::vector<bool> need;
+  std::vector<int> state;  // 0 waiting for its blob, 1 queued or running, 2 extracted, 3 failed
+  std::vector<std::string> keys;
+  std::deque<size_t> queue;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;
+  std::optional<Error> error;
+  std::vector<std::thread> workers;
+
+  Status plan(const oci::Manifest& m, int threads) {
+    manifest = m;
+    auto text = BERTH_TRY(content::read_blob(*s.content_, m.config.digest));
+    config = BERTH_TRY_CTX(oci::parse_image_config(text), "config {}", m.config.digest);
+    BERTH_TRY(oci::validate_image(manifest, config));
+    chains = chain_ids(config.diff_ids);
+    for (auto& c : chains) {
+      need.push_back(!s.snaps_->stat(c.str()));
+      keys.push_back(extract_key(c));
+    }
+    state.assign(chains.size(), 0);
+    for (int t = 0; t < threads; ++t) workers.emplace_back([this] { work(); });
+    return ok();
+  }
+  // The blob d is in the store: queue the layers made of it.
+  void ready(const oci::Digest& d) {
+    std::lock_guard lk(mu);
+    for (size_t i = 0; i < state.size(); ++i)
+      if (need[i] && state[i] == 0 && manifest.layers[i].digest == d) {
+        state[i] = 1;
+        queue.push_back(i);
+      }
+    cv.notify_all();
+  }
+  void work() {
+    for (;;) {
+      size_t i;
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return !queue.empty() || closed; });
+        if (queue.empty()) return;
+        i = queue.front();
+        queue.pop_front();
+        if (error) {
+          state[i] = 3;
+          continue;
+        }
+      }
+      auto st = s.extract_layer(keys[i], "", manifest.layers[i], config.diff_ids[i], sink);
+      std::lock_guard lk(mu);
+      state[i] = st ? 2 : 3;
+      if (!st && !error)
+        error = std::move(st).error().wrap(fmt::format("unpack layer {} ({})", i, manifest.layers[i].digest));
+    }
+  }
+  // Waits for the extractions (queueing any layer not yet queued when `all`).
+  Status finish(bool all) {
+    {
+      std::lock_guard lk(mu);
+      for (size_t i = 0; all && i < state.size(); ++i)
+        if (need[i] && state[i] == 0) {
+          state[i] = 1;
+          queue.push_back(i);
+        }
+      if (!all) queue.clear();
+      closed = true;
+    }
+    cv.notify_all();
+    for (auto& t : workers) t.join();
+    workers.clear();
+    if (error) return fail(*error);
+    return ok();
+  }
+  // Stacks the extracted layers in order; returns the top chain ID.
+  Result<std::string> commit() {
+    std::string parent;
+    for (size_t i = 0; i < chains.size(); ++i) {
+      std::string chain = chains[i].str();
+      if (need[i]) {
+        auto c = s.snaps_->commit_over(chain, keys[i], parent);
+        if (!c && c.error().code() != Errc::AlreadyExists) return fail(std::move(c).error());
+        if (sink)
+          sink({.state = ProgressState::PullComplete, .id = short_hex(manifest.layers[i].digest),
+                .status = "Pull complete"});
+      }
+      parent = chain;
+    }
+    return parent;
+  }
+  void discard() {
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (need[i]) (void)s.snaps_->remove(keys[i]);
+  }
+  ~ParallelUnpack() {
+    if (!workers.empty()) (void)finish(false);
+  }
+};
+
 Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& opts) {
   auto ref = BERTH_TRY_CTX(ir::parse_reference(name), "image name `{}`", name);
   PullResult out;
   out.name = ref.str();
-  const ProgressSink& sink = opts.progress;
+  // Downloads and extractions report from several threads: one at a time to the caller.
+  std::mutex sink_mu;
+  ProgressSink sink;
+  if (opts.progress)
+    sink = [&](const ProgressEvent& e) {
+      std::lock_guard lk(sink_mu);
+      opts.progress(e);
+    };
   auto message = [&](std::string status, std::string id = {}) {
     if (sink) sink({.state = ProgressState::Message, .id = std::move(id), .status = std::move(status)});
   };
@@ -133,18 +267,26 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
   LeaseGuard guard{*meta_, lease};
   LeasedStore store(*content_, *meta_, lease);
 
+  bool parallel = opts.unpack && snaps_->layer_style() == snapshot::LayerStyle::Diff;
+  ParallelUnpack pu{.s = *this, .sink = sink};
   // Registry events -> docker's per-layer lines. The config blob is not a layer: docker shows nothing for it.
   ir::PullOptions po;
   po.platform = opts.platform;
+  po.on_config = [&](const oci::Manifest& m) -> Status {
+    std::vector<oci::Digest> blobs{m.config.digest};
+    for (auto& l : m.layers) blobs.push_back(l.digest);
+    BERTH_TRY(store.hold_all(blobs));
+    if (parallel) return pu.plan(m, std::clamp(opts.access.max_concurrent, 1, 2));
+    return ok();
+  };
   po.progress = [&](const ir::ProgressEvent& e) {
     if (e.config) return;
     if (e.state == ir::ProgressState::DownloadComplete) ++out.layers_downloaded;
     if (e.state == ir::ProgressState::AlreadyExists) ++out.layers_present;
-    if (!sink) return;
     ProgressEvent ev{.id = e.id, .current = e.current, .total = e.total};
     switch (e.state) {
       case ir::ProgressState::Waiting:
-        sink({.state = ProgressState::PullingFsLayer, .id = e.id, .status = "Pulling fs layer"});
+        if (sink) sink({.state = ProgressState::PullingFsLayer, .id = e.id, .status = "Pulling fs layer"});
         ev.state = ProgressState::Waiting;
         break;
       case ir::ProgressState::Downloading:
@@ -157,13 +299,26 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
       default: return;
     }
     ev.status = std::string(progress_status(ev.state));
-    sink(ev);
+    if (sink) sink(ev);
+    if (parallel && (e.state == ir::ProgressState::DownloadComplete || e.state == ir::ProgressState::AlreadyExists))
+      pu.ready(e.digest);
   };
-  auto res = BERTH_TRY_CTX(client.pull(ref, store, po), "pull {}", out.name);
-  out.repo_digest = res.resolved_digest;
-  out.bytes_downloaded = res.bytes_downloaded;
-  auto minfo = BERTH_TRY(content_->info(res.manifest_digest));
-  out.target = oci::Descriptor{.media_type = res.manifest_media_type, .digest = res.manifest_digest, .size = minfo.size};
+  auto res = client.pull(ref, store, po);
+  if (!res) {
+    (void)pu.finish(false);
+    pu.discard();
+    return fail(std::move(res).error().wrap(fmt::format("pull {}", out.name)));
+  }
+  if (parallel) {
+    if (auto st = pu.finish(true); !st) {
+      pu.discard();
+      return fail(std::move(st).error().wrap(fmt::format("pull {}", out.name)));
+    }
+  }
+  out.repo_digest = res->resolved_digest;
+  out.bytes_downloaded = res->bytes_downloaded;
+  auto minfo = BERTH_TRY(content_->info(res->manifest_digest));
+  out.target = oci::Descriptor{.media_type = res->manifest_media_type, .digest = res->manifest_digest, .size = minfo.size};
   auto old = meta_->get_image(out.name);
   out.up_to_date = old && old->target.digest == out.target.digest;
 
@@ -172,9 +327,19 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
   rec.target = out.target;
   if (old) rec.labels = old->labels;
   rec.labels["berth.repo-digest"] = out.repo_digest.str();
-  BERTH_TRY(meta_->put_image(rec));
+  if (auto st = meta_->put_image(rec); !st) {
+    pu.discard();
+    return fail(std::move(st).error());
+  }
 
-  if (opts.unpack) {
+  if (parallel) {
+    auto top = pu.commit();
+    if (!top) {
+      pu.discard();
+      return fail(std::move(top).error());
+    }
+    out.chain_id = *top;
+  } else if (opts.unpack) {
     auto r = BERTH_TRY(resolve(out.name, opts.platform));
     out.chain_id = BERTH_TRY(unpack_resolved(out.name, r, sink));
   }

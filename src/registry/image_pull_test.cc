@@ -34,10 +34,10 @@ class ImagePull : public ::testing::Test {
     a_ = open("a");
     b_ = open("b");
   }
-  std::unique_ptr<image::ImageStore> open(const std::string& sub) {
+  std::unique_ptr<image::ImageStore> open(const std::string& sub, const std::string& snapshotter = "native") {
     image::ImageStoreOptions o;
     o.root = dir_ / sub;
-    o.snapshotter = "native";  // no mounts in a unit test
+    o.snapshotter = snapshotter;  // native: no mounts in a unit test; overlay: layers only, never mounted
     return image::ImageStore::open(o).value();
   }
   std::vector<std::string> take_log() {
@@ -220,6 +220,44 @@ TEST_F(ImagePull, SharedBaseIsMountedOnPushAndNotFetchedAgainOnPull) {
   }
   EXPECT_FALSE(fetched_base);
   EXPECT_TRUE(fetched_two);
+}
+
+TEST_F(ImagePull, OverlayLayersAreExtractedInParallelAndStackedInOrder) {
+  std::vector<image::LayerBlob> layers;
+  for (int i = 0; i < 4; ++i) layers.push_back(layer(*a_, fmt::format("l{}", i), std::string(100000 * (4 - i), 'a' + i)));
+  layers.push_back(layers[1]);  // the same blob again, higher up: two chains, one download
+  std::string name = host_ + "/team/layers:v1";
+  image(*a_, name, layers);
+  ASSERT_TRUE(a_->push(name));
+  auto c = open("c", "overlay");
+  Recorder pull;
+  image::PullOptions plo;
+  plo.progress = pull.sink();
+  auto r = c->pull(name, plo);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->layers_downloaded, 4);
+  auto res = c->resolve(name).value();
+  auto chains = image::chain_ids(res.config.diff_ids);
+  ASSERT_EQ(chains.size(), 5u);
+  EXPECT_EQ(r->chain_id, chains.back().str());
+  for (size_t i = 0; i < chains.size(); ++i) {
+    auto info = c->snapshotter().stat(chains[i].str());
+    ASSERT_TRUE(info) << i;
+    EXPECT_EQ(info->kind, image::snapshot::Kind::Committed);
+    EXPECT_EQ(info->parent, i == 0 ? "" : chains[i - 1].str()) << i;
+  }
+  auto dirs = c->snapshotter().layer_dirs(chains.back().str()).value();
+  ASSERT_EQ(dirs.size(), 5u);
+  EXPECT_EQ(read_file(dirs[0] + "/l1/file").value(), std::string(300000, 'b'));  // top: layer 1's blob again
+  EXPECT_EQ(read_file(dirs[4] + "/l0/file").value(), std::string(400000, 'a'));
+  for (auto& l : layers) EXPECT_EQ(pull.last()[id(l.desc.digest)], "Pull complete");
+  // No extraction snapshot is left behind.
+  int active = 0;
+  ASSERT_TRUE(c->snapshotter().walk([&](const image::snapshot::Info& i) {
+    active += i.kind != image::snapshot::Kind::Committed;
+    return ok();
+  }));
+  EXPECT_EQ(active, 0);
 }
 
 TEST_F(ImagePull, MissingImageAndDockerHubFailClearly) {

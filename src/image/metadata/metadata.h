@@ -78,6 +78,11 @@ class Metadata {
   virtual Status delete_lease(const std::string& id) = 0;  // also drops its resources
   virtual Result<std::vector<Lease>> list_leases() = 0;
   virtual Status add_lease_resource(const std::string& lease_id, const LeaseResource& r) = 0;
+  // Several at once, in one transaction (one durable write instead of one per resource).
+  virtual Status add_lease_resources(const std::string& lease_id, const std::vector<LeaseResource>& rs) {
+    for (const auto& r : rs) BERTH_TRY(add_lease_resource(lease_id, r));
+    return ok();
+  }
   virtual Status remove_lease_resource(const std::string& lease_id, const LeaseResource& r) = 0;
   virtual Result<std::vector<LeaseResource>> lease_resources(const std::string& lease_id) = 0;
   // Deletes leases whose expiry has passed; returns how many.

@@ -257,6 +257,21 @@ Status SqliteMetadata::add_lease_resource(const std::string& lease_id, const Lea
   return ok();
 }
 
+Status SqliteMetadata::add_lease_resources(const std::string& lease_id, const std::vector<LeaseResource>& rs) {
+  std::lock_guard l(mu_);
+  Txn txn(db_);
+  BERTH_TRY(txn.begin());
+  for (const auto& r : rs) {
+    Stmt s(db_, "INSERT OR IGNORE INTO lease_resources(lease_id, kind, key) VALUES(?1, ?2, ?3)");
+    BERTH_TRY(s.ok_prepared("add lease resources"));
+    s.bind(1, lease_id).bind(2, resource_kind_name(r.kind)).bind(3, r.key);
+    auto st = s.step("add lease resources");
+    if (!st && st.error().code() == Errc::Conflict) return fail(Errc::NotFound, "lease `{}` not found", lease_id);
+    BERTH_TRY(std::move(st));
+  }
+  return txn.commit();
+}
+
 Status SqliteMetadata::remove_lease_resource(const std::string& lease_id, const LeaseResource& r) {
   std::lock_guard l(mu_);
   Stmt s(db_, "DELETE FROM lease_resources WHERE lease_id = ?1 AND kind = ?2 AND key = ?3");

@@ -48,6 +48,7 @@ class SqliteMetadata final : public Metadata {
   Status delete_lease(const std::string& id) override;
   Result<std::vector<Lease>> list_leases() override;
   Status add_lease_resource(const std::string& lease_id, const LeaseResource& r) override;
+  Status add_lease_resources(const std::string& lease_id, const std::vector<LeaseResource>& rs) override;
   Status remove_lease_resource(const std::string& lease_id, const LeaseResource& r) override;
   Result<std::vector<LeaseResource>> lease_resources(const std::string& lease_id) override;
   Result<int> expire_leases() override;

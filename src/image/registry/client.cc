@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -628,10 +629,26 @@ Result<PullResult> RegistryClient::pull(const Reference& ref, content::Store& st
       po.progress(c);
     };
   std::vector<oci::Descriptor> want;
-  want.push_back(res.manifest.config);
+  if (po.on_config) {
+    // The config first (one small blob), so the caller can plan work on the layers as they arrive.
+    const auto& c = res.manifest.config;
+    if (auto info = store.info(c.digest); info && info->size == c.size) {
+      ++res.blobs_present;
+      im.emit(progress, c.digest, ProgressState::AlreadyExists, c.size, c.size);
+    } else {
+      std::atomic<bool> cancel{false};
+      res.bytes_downloaded += BERTH_TRY_CTX(im.download_blob(ref, store, c, progress, cancel), "pull {}", ref.str());
+      ++res.blobs_downloaded;
+    }
+    BERTH_TRY(po.on_config(res.manifest));
+  } else {
+    want.push_back(res.manifest.config);
+  }
   for (const auto& l : res.manifest.layers) want.push_back(l);
   std::vector<oci::Descriptor> missing;
+  std::set<std::string> seen;
   for (const auto& d : want) {
+    if (!seen.insert(d.digest.str()).second) continue;  // a layer listed twice is fetched once
     if (auto info = store.info(d.digest); info && info->size == d.size) {
       ++res.blobs_present;
       im.emit(progress, d.digest, ProgressState::AlreadyExists, d.size, d.size);

@@ -72,6 +72,9 @@ struct ClientOptions {
 struct PullOptions {
   oci::Platform platform{.architecture = "amd64", .os = "linux"};
   ProgressFn progress;
+  // When set, the config blob is fetched (or found) before any layer, then on_config(manifest) runs; an error
+  // aborts the pull. Layer events that follow (DownloadComplete / AlreadyExists) may start work per layer.
+  std::function<Status(const oci::Manifest&)> on_config;
 };
 
 struct PullResult {

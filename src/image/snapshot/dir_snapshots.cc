@@ -115,7 +115,7 @@ Status DirSnapshots::create(const Info& info, bool with_work,
   return st;
 }
 
-Status DirSnapshots::commit(const std::string& name, const std::string& key) {
+Status DirSnapshots::commit(const std::string& name, const std::string& key, const std::string* new_parent) {
   auto i = BERTH_TRY(stat(key));
   if (i.kind != Kind::Active) return fail(Errc::InvalidArgument, "snapshot `{}` is {}, not active", key, kind_name(i.kind));
   if (name.empty()) return fail(Errc::InvalidArgument, "commit name must not be empty");
@@ -127,6 +127,7 @@ Status DirSnapshots::commit(const std::string& name, const std::string& key) {
   Info c = i;
   c.key = name;
   c.kind = Kind::Committed;
+  if (new_parent) c.parent = *new_parent;
   BERTH_TRY(write_file_atomic(dir(key) + "/info.json", info_json(c), 0600));
   if (::renameat2(AT_FDCWD, dir(key).c_str(), AT_FDCWD, dir(name).c_str(), RENAME_NOREPLACE) < 0) {
     int e = errno;

@@ -59,6 +59,13 @@ class Snapshotter {
   virtual Result<std::vector<Mount>> view(const std::string& key, const std::string& parent) = 0;
   virtual Result<std::vector<Mount>> mounts(const std::string& key) = 0;
   virtual Status commit(const std::string& name, const std::string& key) = 0;
+  // LayerStyle::Diff only: commits an Active snapshot prepared without a parent as `name` stacked on the
+  // committed `parent`. A diff layer's content does not depend on what is below it, so an image's layers can be
+  // extracted in parallel and stacked in order afterwards. Unimplemented for other styles.
+  virtual Status commit_over(const std::string& name, const std::string& key, const std::string& parent) {
+    (void)name, (void)key, (void)parent;
+    return fail(Errc::Unimplemented, "{} snapshotter: layers are applied on their parent", this->name());
+  }
   virtual Status remove(const std::string& key) = 0;
   virtual Status walk(const std::function<Status(const Info&)>& fn) = 0;
 

@@ -61,6 +61,18 @@ Status OverlaySnapshotter::commit(const std::string& name, const std::string& ke
   return d_.commit(name, key);
 }
 
+Status OverlaySnapshotter::commit_over(const std::string& name, const std::string& key, const std::string& parent) {
+  RootLock lock(d_.root());
+  auto i = BERTH_TRY(d_.stat(key));
+  if (!i.parent.empty()) return fail(Errc::InvalidArgument, "snapshot `{}` already has parent `{}`", key, i.parent);
+  if (!parent.empty()) {
+    auto p = BERTH_TRY(d_.stat(parent));
+    if (p.kind != Kind::Committed)
+      return fail(Errc::InvalidArgument, "parent snapshot `{}` is {}, not committed", parent, kind_name(p.kind));
+  }
+  return d_.commit(name, key, &parent);
+}
+
 Status OverlaySnapshotter::remove(const std::string& key) {
   RootLock lock(d_.root());
   return d_.remove(key);

@@ -26,6 +26,7 @@ class OverlaySnapshotter final : public Snapshotter {
   Result<std::vector<Mount>> view(const std::string& key, const std::string& parent) override;
   Result<std::vector<Mount>> mounts(const std::string& key) override;
   Status commit(const std::string& name, const std::string& key) override;
+  Status commit_over(const std::string& name, const std::string& key, const std::string& parent) override;
   Status remove(const std::string& key) override;
   Status walk(const std::function<Status(const Info&)>& fn) override;
   Result<std::string> writable_dir(const std::string& key) override;
