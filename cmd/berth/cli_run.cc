@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "api/client/engine_api.h"
 #include "cli_common.h"
 #include "commands.h"
 
@@ -88,11 +89,10 @@ class SignalProxy {
     if (!tty_ || !terminal_size(&h, &w)) return;
     auto api = ApiClient::connect(host_, tls_from_env());
     if (!api) return;
-    Query q{{"h", std::to_string(h)}, {"w", std::to_string(w)}};
     if (exec_id_.empty()) {
-      (void)(*api)->post("/containers/" + container_ + "/resize", q);
+      (void)api::client::container_resize(**api, container_, h, w);
     } else {
-      (void)(*api)->post("/exec/" + exec_id_ + "/resize", q);
+      (void)api::client::exec_resize(**api, exec_id_, h, w);
     }
   }
 
@@ -116,7 +116,7 @@ class SignalProxy {
     const char* n = signal_name(sig);
     if (!n) return;
     auto api = ApiClient::connect(host_, tls_from_env());
-    if (api) (void)(*api)->post("/containers/" + container_ + "/kill", {{"signal", n}});
+    if (api) (void)api::client::container_kill(**api, container_, n);
   }
 
   std::string host_, container_, exec_id_;
@@ -530,22 +530,17 @@ std::string image_with_tag(const std::string& image) {
 Result<std::string> create_container(ApiClient& api, RunOptions& o, const std::string& image,
                                      const std::vector<std::string>& cmd) {
   json body = BERTH_TRY(build_create_body(o, image, cmd));
-  Query q;
-  if (!o.name.empty()) q.emplace_back("name", o.name);
-  if (!o.platform.empty()) q.emplace_back("platform", o.platform);
   if (o.pull == "always") BERTH_TRY(pull_image(api, image_with_tag(image), false, stderr));
-  auto r = api.post("/containers/create", q, Body::json(body));
+  auto r = api::client::container_create(api, body, o.name, o.platform);
   if (!r && r.error().code() == Errc::NotFound && o.pull != "never" &&
       r.error().message().find("No such image") != std::string::npos) {
     std::fprintf(stderr, "Unable to find image '%s' locally\n", image_with_tag(image).c_str());
     BERTH_TRY(pull_image(api, image_with_tag(image), false, stderr));
-    r = api.post("/containers/create", q, Body::json(body));
+    r = api::client::container_create(api, body, o.name, o.platform);
   }
   if (!r) return fail(r.error());
-  if (r->contains("Warnings") && (*r)["Warnings"].is_array())
-    for (const auto& w : (*r)["Warnings"])
-      if (w.is_string() && !w.get<std::string>().empty()) std::fprintf(stderr, "WARNING: %s\n", w.get<std::string>().c_str());
-  std::string id = r->value("Id", std::string());
+  for (const auto& w : r->warnings) std::fprintf(stderr, "WARNING: %s\n", w.c_str());
+  std::string id = r->id;
   if (!o.cidfile.empty()) {
     FILE* f = std::fopen(o.cidfile.c_str(), "wx");
     if (!f) return fail_errno("write the container ID file {}", o.cidfile);
@@ -560,17 +555,7 @@ int fatal(const char* cmd, const Error& e, int code) {
   return code;
 }
 
-// Reads a wait stream's body: {"StatusCode":N,"Error":null|{"Message":..}}.
-Result<int> wait_result(api::client::Stream& s) {
-  auto body = BERTH_TRY(s.rest());
-  auto j = json::parse(body, nullptr, false);
-  if (!j.is_object()) return fail(Errc::Internal, "daemon sent a bad wait result: {}", body);
-  if (j.contains("Error") && j["Error"].is_object()) {
-    std::string m = j["Error"].value("Message", std::string());
-    if (!m.empty()) return fail(Errc::Internal, "error waiting for container: {}", m);
-  }
-  return j.value("StatusCode", 0);
-}
+using api::client::wait_exit_code;
 
 }  // namespace
 
@@ -593,22 +578,19 @@ int run_main(int argc, char** argv) {
 
   std::string condition = o.rm ? "removed" : "next-exit";
   if (o.detach) {
-    auto w = api.stream("POST", "/containers/" + id + "/wait", {{"condition", condition}});
-    auto st = api.post("/containers/" + id + "/start");
+    auto w = api::client::container_wait_begin(api, id, condition);
+    auto st = api::client::container_start(api, id);
     if (!st) return fatal("run", st.error(), start_error_exit_code(st.error().message()));
     std::printf("%s\n", id.c_str());
     return 0;
   }
 
   bool in = o.interactive && (o.attach.empty() || std::find(o.attach.begin(), o.attach.end(), "stdin") != o.attach.end());
-  Query aq;
-  aq.emplace_back("stderr", "1");
-  if (in) aq.emplace_back("stdin", "1");
-  aq.emplace_back("stdout", "1");
-  aq.emplace_back("stream", "1");
-  auto hj = api.hijack("/containers/" + id + "/attach", aq);
+  api::client::AttachOptions ao;
+  ao.stdin = in;
+  auto hj = api::client::container_attach(api, id, ao);
   if (!hj) return fatal("run", hj.error(), 125);
-  auto w = api.stream("POST", "/containers/" + id + "/wait", {{"condition", condition}});
+  auto w = api::client::container_wait_begin(api, id, condition);
   if (!w) return fatal("run", w.error(), 125);
 
   SignalProxy::block_all();
@@ -616,11 +598,11 @@ int run_main(int argc, char** argv) {
   bool tty_in = o.tty && in && is_tty(0);
   auto keys_r = api::client::parse_detach_keys(o.detach_keys.empty() ? "ctrl-p,ctrl-q" : o.detach_keys);
   std::string keys = keys_r ? *keys_r : std::string("\x10\x11");
-  auto st = api.post("/containers/" + id + "/start");
+  auto st = api::client::container_start(api, id);
   if (!st) {
     hj->fd.reset();
     hj->tls_conn.reset();
-    if (o.rm) (void)wait_result(**w);  // the daemon removes it; docker waits for that
+    if (o.rm) (void)wait_exit_code(**w);  // the daemon removes it; docker waits for that
     return fatal("run", st.error(), start_error_exit_code(st.error().message()));
   }
   SignalProxy proxy(cmd.host, id, "", o.tty, o.sig_proxy);
@@ -635,7 +617,7 @@ int run_main(int argc, char** argv) {
     ::_exit(0);  // detached: the container goes on
   }
   if (!pumped) std::fprintf(stderr, "berth run: %s\n", pumped.error().message().c_str());
-  auto code = wait_result(**w);
+  auto code = wait_exit_code(**w);
   std::fflush(stdout);
   if (!code) {
     std::fprintf(stderr, "berth run: %s\n", code.error().message().c_str());
@@ -665,22 +647,20 @@ static int attach_and_wait(Command& cmd, ApiClient& api, const std::string& name
                            bool sig_proxy, const std::string& detach_keys) {
   auto keys = api::client::parse_detach_keys(detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys);
   if (!keys) return report(keys.error());
-  auto info = api.get("/containers/" + name + "/json");
+  auto info = api::client::container_inspect(api, name);
   if (!info) return report(info.error());
   std::string id = info->value("Id", name);
   bool tty = (*info)["Config"].value("Tty", false);
   bool in = want_stdin && (*info)["Config"].value("OpenStdin", false);
-  Query aq{{"stderr", "1"}};
-  if (in) aq.emplace_back("stdin", "1");
-  aq.emplace_back("stdout", "1");
-  aq.emplace_back("stream", "1");
-  auto hj = api.hijack("/containers/" + id + "/attach", aq);
+  api::client::AttachOptions ao;
+  ao.stdin = in;
+  auto hj = api::client::container_attach(api, id, ao);
   if (!hj) return report(hj.error());
-  auto w = api.stream("POST", "/containers/" + id + "/wait", {{"condition", "next-exit"}});
+  auto w = api::client::container_wait_begin(api, id, "next-exit");
   if (!w) return report(w.error());
   SignalProxy::block_all();
   if (do_start) {
-    auto st = api.post("/containers/" + id + "/start");
+    auto st = api::client::container_start(api, id);
     if (!st) return report(st.error());
   }
   SignalProxy proxy(cmd.host, id, "", tty, sig_proxy);
@@ -697,7 +677,7 @@ static int attach_and_wait(Command& cmd, ApiClient& api, const std::string& name
     ::_exit(0);
   }
   if (!pumped) std::fprintf(stderr, "%s\n", pumped.error().message().c_str());
-  auto code = wait_result(**w);
+  auto code = wait_exit_code(**w);
   std::fflush(stdout);
   if (!code) {
     std::fprintf(stderr, "%s\n", code.error().message().c_str());
@@ -727,7 +707,7 @@ int start_main(int argc, char** argv) {
   }
   int failed = 0;
   for (const auto& c : cmd.args) {
-    auto st = (*api)->post("/containers/" + c + "/start");
+    auto st = api::client::container_start(**api, c);
     if (!st) {
       report(st.error());
       failed = 1;
@@ -775,7 +755,7 @@ int exec_main(int argc, char** argv) {
   if (!api_r) return report(api_r.error());
   ApiClient& api = **api_r;
   const std::string& name = cmd.args[0];
-  auto info = api.get("/containers/" + name + "/json");
+  auto info = api::client::container_inspect(api, name);
   if (!info) return report(info.error());
   std::vector<std::string> all_env;
   for (const auto& f : env_file) {
@@ -784,26 +764,25 @@ int exec_main(int argc, char** argv) {
     all_env.insert(all_env.end(), l->begin(), l->end());
   }
   all_env.insert(all_env.end(), env.begin(), env.end());
-  json body = {{"User", user},
-               {"Privileged", privileged},
-               {"Tty", tty},
-               {"AttachStdin", interactive && !detach},
-               {"AttachStderr", !detach},
-               {"AttachStdout", !detach},
-               {"Detach", detach},
-               {"DetachKeys", ""},
-               {"Env", all_env.empty() ? json(nullptr) : json(all_env)},
-               {"WorkingDir", workdir},
-               {"Cmd", std::vector<std::string>(cmd.args.begin() + 1, cmd.args.end())}};
-  auto created = api.post("/containers/" + name + "/exec", {}, Body::json(body));
+  api::client::ExecConfig ec;
+  ec.user = user;
+  ec.privileged = privileged;
+  ec.tty = tty;
+  ec.attach_stdin = interactive && !detach;
+  ec.attach_stderr = ec.attach_stdout = !detach;
+  ec.detach = detach;
+  ec.env = all_env;
+  ec.working_dir = workdir;
+  ec.cmd.assign(cmd.args.begin() + 1, cmd.args.end());
+  auto created = api::client::exec_create(api, name, ec);
   if (!created) return report(created.error());
-  std::string eid = created->value("Id", std::string());
+  std::string eid = *created;
   if (detach) {
-    auto st = api.post("/exec/" + eid + "/start", {}, Body::json({{"Detach", true}, {"Tty", tty}}));
+    auto st = api::client::exec_start_detached(api, eid, tty);
     if (!st) return report(st.error());
     return 0;
   }
-  auto hj = api.hijack("/exec/" + eid + "/start", {}, Body::json({{"Detach", false}, {"Tty", tty}}));
+  auto hj = api::client::exec_start(api, eid, tty);
   if (!hj) return report(hj.error());
   SignalProxy::block_all();
   SignalProxy proxy(cmd.host, info->value("Id", name), eid, tty, false);
@@ -822,7 +801,7 @@ int exec_main(int argc, char** argv) {
     ::_exit(0);
   }
   if (!pumped) std::fprintf(stderr, "%s\n", pumped.error().message().c_str());
-  auto ins = api.get("/exec/" + eid + "/json");
+  auto ins = api::client::exec_inspect(api, eid);
   std::fflush(stdout);
   if (!ins) {
     report(ins.error());
