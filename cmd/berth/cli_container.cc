@@ -84,8 +84,8 @@ json container_row(const json& c, bool trunc) {
   r["Status"] = c.value("Status", std::string());
   std::string size;
   if (c.contains("SizeRw") || c.contains("SizeRootFs")) {
-    size = human_size(c.value("SizeRw", 0.0));
-    if (c.contains("SizeRootFs")) size += " (virtual " + human_size(c.value("SizeRootFs", 0.0)) + ")";
+    size = human_size(c.value("SizeRw", 0.0), 3);
+    if (c.contains("SizeRootFs")) size += " (virtual " + human_size(c.value("SizeRootFs", 0.0), 3) + ")";
   }
   r["Size"] = size;
   std::string names;

@@ -103,7 +103,7 @@ int images_main(int argc, char** argv) {
                       {"Digest", digest},
                       {"CreatedSince", ago(created)},
                       {"CreatedAt", created},
-                      {"Size", human_size(img.value("Size", 0.0))},
+                      {"Size", human_size(img.value("Size", 0.0), 3)},
                       {"Containers", img.contains("Containers") && img["Containers"].get<int64_t>() >= 0 ? std::to_string(img["Containers"].get<int64_t>()) : "N/A"}});
     }
   }

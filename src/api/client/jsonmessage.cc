@@ -2,14 +2,14 @@
 
 namespace berth::api::client {
 
-std::string human_size(double b) {
+std::string human_size(double b, int precision) {
   const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
   int u = 0;
   while (b >= 1000 && u < 5) {
     b /= 1000;
     u++;
   }
-  return fmt::format("{:.4g}{}", b, units[u]);
+  return fmt::format("{:.{}g}{}", b, precision, units[u]);
 }
 
 std::string ProgressPrinter::progress_bar(int64_t current, int64_t total, int width) {

@@ -42,6 +42,7 @@ class ProgressPrinter {
   std::vector<nlohmann::json> aux_;
 };
 
-std::string human_size(double bytes);  // docker's HumanSize: 3 significant digits, decimal units ("1.23MB")
+// docker's HumanSizeWithPrecision: decimal units, `precision` significant digits ("1.982MB"; images use 3).
+std::string human_size(double bytes, int precision = 4);
 
 }  // namespace berth::api::client

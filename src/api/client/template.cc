@@ -605,6 +605,16 @@ std::string table_header(std::string_view format, const std::vector<std::pair<st
   return out;
 }
 
+namespace {
+// Display width: UTF-8 code points ("…" is one column, three bytes).
+size_t display_width(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+}  // namespace
+
 std::string tabulate(const std::vector<std::string>& lines) {
   std::vector<std::vector<std::string>> rows;
   std::vector<size_t> width;
@@ -619,7 +629,7 @@ std::string tabulate(const std::vector<std::string>& lines) {
     }
     for (size_t c = 0; c + 1 < cells.size(); ++c) {
       if (width.size() <= c) width.resize(c + 1, 0);
-      width[c] = std::max(width[c], cells[c].size());
+      width[c] = std::max(width[c], display_width(cells[c]));
     }
     rows.push_back(std::move(cells));
   }
@@ -628,7 +638,8 @@ std::string tabulate(const std::vector<std::string>& lines) {
     std::string line;
     for (size_t c = 0; c < r.size(); ++c) {
       line += r[c];
-      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size() + 3, ' ');
+      // docker's tabwriter: padding 3, cells at least 10 wide
+      if (c + 1 < r.size()) line += std::string(std::max<size_t>(width[c] + 3, 10) - display_width(r[c]), ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";

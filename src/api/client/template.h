@@ -43,7 +43,7 @@ bool template_is_table(std::string_view format, std::string* rest);
 std::string table_header(std::string_view format, const std::vector<std::pair<std::string, std::string>>& names);
 // Go's %v of a JSON value.
 std::string go_print(const nlohmann::json& v);
-// Aligns tab-separated lines into columns (padding 3), as docker's tabwriter output.
+// Aligns tab-separated lines into columns (padding 3, minimum cell width 10), as docker's tabwriter output.
 std::string tabulate(const std::vector<std::string>& lines);
 
 }  // namespace berth::api::client

@@ -99,7 +99,9 @@ TEST(Template, TableHeaderAndTabulate) {
   EXPECT_FALSE(template_is_table("{{.ID}}", nullptr));
   EXPECT_EQ(table_header(R"({{.ID}}\t{{.Names}}\t{{.Other}})", {{"ID", "CONTAINER ID"}, {"Names", "NAMES"}}),
             "CONTAINER ID\tNAMES\tOTHER");
-  EXPECT_EQ(tabulate({"A\tBB\tC", "aaaa\tb\tc"}), "A      BB   C\naaaa   b    c\n");
+  EXPECT_EQ(tabulate({"A\tBB\tC", "aaaa\tb\tc"}), "A         BB        C\naaaa      b         c\n");
+  EXPECT_EQ(tabulate({"COMMAND\tX", "\"sh -c 'while true; …\"\tY"}),
+            "COMMAND                  X\n\"sh -c 'while true; …\"   Y\n");
 }
 
 }  // namespace
