@@ -9,6 +9,7 @@
 #include <ctime>
 #include <thread>
 
+#include "api/client/engine_api.h"
 #include "api/client/jsonmessage.h"
 #include "api/client/stdcopy.h"
 #include "cli_common.h"
@@ -151,15 +152,9 @@ int ps_main(int argc, char** argv) {
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
   auto api = cmd.api();
   if (!api) return report(api.error());
-  Query q;
-  if (all || latest || last > 0) q.emplace_back("all", "1");
-  if (latest) q.emplace_back("limit", "1");
-  else if (last > 0) q.emplace_back("limit", std::to_string(last));
-  if (size || format.find(".Size") != std::string::npos) q.emplace_back("size", "1");
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
-  auto list = (*api)->get("/containers/json", q);
+  auto list = api::client::container_list(**api, all || latest || last > 0, filters,
+                                          latest ? 1 : static_cast<int>(last),
+                                          size || format.find(".Size") != std::string::npos);
   if (!list) return report(list.error());
   std::vector<json> rows;
   for (const auto& c : *list) rows.push_back(container_row(c, !no_trunc));
@@ -186,28 +181,26 @@ int logs_main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
   auto api = cmd.api();
   if (!api) return report(api.error());
-  auto info = (*api)->get("/containers/" + cmd.args[0] + "/json");
+  auto info = api::client::container_inspect(**api, cmd.args[0]);
   if (!info) return report(info.error());
   std::string id = info->value("Id", cmd.args[0]);
   bool tty = (*info)["Config"].value("Tty", false);
-  Query q;
-  if (details) q.emplace_back("details", "1");
-  if (follow) q.emplace_back("follow", "1");
+  api::client::LogsOptions lo;
+  lo.details = details;
+  lo.follow = follow;
+  lo.timestamps = timestamps;
+  lo.tail = tail;
   if (!since.empty()) {
     auto s = timestamp_param(since);
     if (!s) return report(s.error());
-    q.emplace_back("since", *s);
+    lo.since = *s;
   }
-  q.emplace_back("stderr", "1");
-  q.emplace_back("stdout", "1");
-  q.emplace_back("tail", tail);
-  if (timestamps) q.emplace_back("timestamps", "1");
   if (!until.empty()) {
     auto u = timestamp_param(until);
     if (!u) return report(u.error());
-    q.emplace_back("until", *u);
+    lo.until = *u;
   }
-  auto s = (*api)->stream("GET", "/containers/" + id + "/logs", q);
+  auto s = api::client::container_logs(**api, id, lo);
   if (!s) return report(s.error());
   api::client::StdcopyDemux demux([](int stream, std::string_view p) -> Status {
     return api::client::write_all_fd(stream == 2 ? 2 : 1, p);
@@ -305,11 +298,7 @@ int stop_main(int argc, char** argv) {
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
   return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    Query q;
-    if (!sig.empty()) q.emplace_back("signal", sig);
-    if (t >= 0) q.emplace_back("t", std::to_string(t));
-    BERTH_TRY(api.post("/containers/" + c + "/stop", q));
-    return ok();
+    return api::client::container_stop(api, c, static_cast<int>(t), sig);
   });
 }
 
@@ -322,11 +311,7 @@ int restart_main(int argc, char** argv) {
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
   return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    Query q;
-    if (!sig.empty()) q.emplace_back("signal", sig);
-    if (t >= 0) q.emplace_back("t", std::to_string(t));
-    BERTH_TRY(api.post("/containers/" + c + "/restart", q));
-    return ok();
+    return api::client::container_restart(api, c, static_cast<int>(t), sig);
   });
 }
 
@@ -337,10 +322,7 @@ int kill_main(int argc, char** argv) {
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
   return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    Query q;
-    if (!sig.empty()) q.emplace_back("signal", sig);
-    BERTH_TRY(api.post("/containers/" + c + "/kill", q));
-    return ok();
+    return api::client::container_kill(api, c, sig);
   });
 }
 
@@ -382,20 +364,14 @@ int pause_main(int argc, char** argv) {
   Command cmd("berth pause CONTAINER [CONTAINER...]");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
-  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    BERTH_TRY(api.post("/containers/" + c + "/pause"));
-    return ok();
-  });
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status { return api::client::container_pause(api, c); });
 }
 
 int unpause_main(int argc, char** argv) {
   Command cmd("berth unpause CONTAINER [CONTAINER...]");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
-  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    BERTH_TRY(api.post("/containers/" + c + "/unpause"));
-    return ok();
-  });
+  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status { return api::client::container_unpause(api, c); });
 }
 
 int rename_main(int argc, char** argv) {
@@ -404,7 +380,7 @@ int rename_main(int argc, char** argv) {
   if (!cmd.parse(argc, argv, &rc, true, 2, 2)) return rc;
   auto api = cmd.api();
   if (!api) return report(api.error());
-  auto r = (*api)->post("/containers/" + cmd.args[0] + "/rename", {{"name", cmd.args[1]}});
+  auto r = api::client::container_rename(**api, cmd.args[0], cmd.args[1]);
   if (!r) return report(r.error());
   return 0;
 }
@@ -478,7 +454,7 @@ int diff_main(int argc, char** argv) {
   if (!cmd.parse(argc, argv, &rc, true, 1, 1)) return rc;
   auto api = cmd.api();
   if (!api) return report(api.error());
-  auto r = (*api)->get("/containers/" + cmd.args[0] + "/changes");
+  auto r = api::client::container_changes(**api, cmd.args[0]);
   if (!r) return report(r.error());
   if (r->is_array())
     for (const auto& c : *r) {
@@ -638,7 +614,7 @@ int stats_main(int argc, char** argv) {
     std::vector<json> rows;
     int failed = 0;
     for (const auto& t : targets) {
-      auto s = (*api)->get("/containers/" + t + "/stats", {{"stream", "0"}});
+      auto s = api::client::container_stats_once(**api, t);
       if (!s) {
         report(s.error());
         failed = 1;

@@ -231,7 +231,7 @@ int history_main(int argc, char** argv) {
   std::string format;
   cmd.flags.add_bool("q,quiet", &quiet, "only show image IDs");
   cmd.flags.add_bool("no-trunc", &no_trunc, "don't truncate output");
-  cmd.flags.add_bool("H,human", &human, "print sizes and dates in human readable format");
+  cmd.flags.add_bool("human", &human, "print sizes and dates in human readable format");
   cmd.flags.add_string("format", &format, "format output using a template");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1, 1)) return rc;
