@@ -424,6 +424,22 @@ class RealEngine final : public Engine, public ImageAccess {
     } catch (const std::exception& ex) {
       return fail(Errc::Internal, "container list: {}", ex.what());
     }
+    // Sizes the list does not carry: the writable layer (snapshot "container-<id>") measured here, plus the
+    // image's layers for SizeRootFs.
+    std::vector<std::string> uppers(out.size());
+    std::map<std::string, int64_t> image_size;
+    {
+      std::lock_guard lk(mu_);
+      for (size_t i = 0; i < out.size(); i++)
+        if (out[i].size_rw == 0)
+          if (auto u = store_->snapshotter().upper_dir("container-" + out[i].id)) uppers[i] = *u;
+      if (auto all = entries_locked())
+        for (auto& e : *all) image_size[e.id] = summary(e).size;
+    }
+    for (size_t i = 0; i < out.size(); i++) {
+      if (!uppers[i].empty()) out[i].size_rw = directory_usage(uppers[i]).value_or(0);
+      if (out[i].size_root_fs == 0) out[i].size_root_fs = out[i].size_rw + image_size[out[i].image_id];
+    }
     return out;
   }
 

@@ -471,6 +471,17 @@ Result<std::vector<std::string>> VolumeStore::release_all(const std::string& con
   return out;
 }
 
+Result<int64_t> directory_usage(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return fail_errno("open `{}`", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("stat `{}`", path);
+  std::set<std::pair<dev_t, ino_t>> seen;
+  int64_t total = 0;
+  du_at(fd.get(), st.st_dev, seen, total, 0);
+  return total;
+}
+
 Result<int64_t> VolumeStore::usage(const std::string& name) {
   UniqueFd data;
   {

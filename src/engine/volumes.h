@@ -96,6 +96,9 @@ class VolumeStore {
   std::shared_ptr<Impl> impl_;
 };
 
+// Bytes of the regular files under path (hard links once, symlinks not followed, mounts not crossed).
+Result<int64_t> directory_usage(const std::string& path);
+
 // docker's volume name rule.
 bool valid_volume_name(std::string_view name);
 
