@@ -567,6 +567,9 @@ int run_main(int argc, char** argv) {
   if (!cmd.parse(argc, argv, &rc, false, 1)) return rc;
   o.entrypoint_set = cmd.flags.changed("entrypoint");
   ::signal(SIGPIPE, SIG_IGN);
+  auto keys_r = api::client::parse_detach_keys(o.detach_keys.empty() ? "ctrl-p,ctrl-q" : o.detach_keys);
+  if (!keys_r) return fatal("run", keys_r.error(), 125);
+  const std::string keys = *keys_r;
   std::string image = cmd.args[0];
   std::vector<std::string> ctr_cmd(cmd.args.begin() + 1, cmd.args.end());
   auto api_r = cmd.api();
@@ -596,8 +599,6 @@ int run_main(int argc, char** argv) {
   SignalProxy::block_all();
   RawTerminal term;
   bool tty_in = o.tty && in && is_tty(0);
-  auto keys_r = api::client::parse_detach_keys(o.detach_keys.empty() ? "ctrl-p,ctrl-q" : o.detach_keys);
-  std::string keys = keys_r ? *keys_r : std::string("\x10\x11");
   auto st = api::client::container_start(api, id);
   if (!st) {
     hj->fd.reset();
@@ -751,6 +752,8 @@ int exec_main(int argc, char** argv) {
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, false, 2)) return rc;
   ::signal(SIGPIPE, SIG_IGN);
+  auto keys = api::client::parse_detach_keys(detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys);
+  if (!keys) return report(keys.error());
   auto api_r = cmd.api();
   if (!api_r) return report(api_r.error());
   ApiClient& api = **api_r;
@@ -788,8 +791,6 @@ int exec_main(int argc, char** argv) {
   SignalProxy proxy(cmd.host, info->value("Id", name), eid, tty, false);
   proxy.resize();
   proxy.start();
-  auto keys = api::client::parse_detach_keys(detach_keys.empty() ? "ctrl-p,ctrl-q" : detach_keys);
-  if (!keys) return report(keys.error());
   RawTerminal term;
   bool tty_in = tty && interactive && is_tty(0);
   if (tty_in) term.enable(0);
