@@ -931,6 +931,14 @@ ContainerService::Counts ContainerService::counts() {
   return n;
 }
 
+std::vector<std::string> ContainerService::containers_using_image(const std::string& image_id) {
+  std::vector<std::string> out;
+  std::lock_guard lk(impl_->mu);
+  for (auto& [id, c] : impl_->containers)
+    if (c->image_id == image_id) out.push_back(id);
+  return out;
+}
+
 Result<ContainerCreateResult> ContainerService::create(const std::string& name_in, const std::string& body) {
   auto& m = *impl_;
   if (!name_in.empty()) BERTH_TRY(validate_name(name_in));
@@ -1078,6 +1086,8 @@ Result<ContainerCreateResult> ContainerService::create(const std::string& name_i
   }();
   if (!made) {
     cleanup();
+    // A 404 here (a user missing from the image, ...) would make the CLI pull the image: it is a bad request.
+    if (made.error().code() == Errc::NotFound) return fail(Errc::InvalidArgument, "{}", made.error().message());
     return tl::unexpected(made.error());
   }
   m.publish(*c, "create");

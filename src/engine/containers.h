@@ -97,6 +97,8 @@ class ContainerService {
     int64_t total = 0, running = 0, paused = 0, stopped = 0;
   };
   Counts counts();
+  // IDs of the containers created from image_id (rmi / image prune keep such images).
+  std::vector<std::string> containers_using_image(const std::string& image_id);
 
   Result<ContainerCreateResult> create(const std::string& name, const std::string& body);
   Result<ContainerRef> resolve(const std::string& ref);

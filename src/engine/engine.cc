@@ -333,6 +333,19 @@ class RealEngine final : public Engine, public ImageAccess {
                     e.id.substr(7, 12));
       to_untag = e.names;
     }
+    // an image a container was created from keeps its last name unless forced (docker's rule)
+    if (to_untag.size() == e.names.size() && !force && containers_) {
+      auto users = containers_->containers_using_image(e.id);
+      if (!users.empty()) {
+        if (named)
+          return fail(Errc::Conflict,
+                      "conflict: unable to remove repository reference \"{}\" (must force) - container {} is using its "
+                      "referenced image {}",
+                      ref, users.front().substr(0, 12), e.id.substr(7, 12));
+        return fail(Errc::Conflict, "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                    e.id.substr(7, 12), users.front().substr(0, 12));
+      }
+    }
     for (auto& n : to_untag) {
       BERTH_TRY(store_->remove(n));
       out.push_back({familiar_name(n), ""});
@@ -354,6 +367,7 @@ class RealEngine final : public Engine, public ImageAccess {
     for (auto& e : all) {
       bool tagged = std::any_of(e.names.begin(), e.names.end(), [](auto& n) { return n.find('@') == std::string::npos; });
       if (dangling_only && tagged) continue;
+      if (containers_ && !containers_->containers_using_image(e.id).empty()) continue;  // in use
       for (auto& n : e.names) {
         BERTH_TRY(store_->remove(n));
         rep.images_deleted.push_back({familiar_name(n), ""});
