@@ -15,12 +15,14 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import termios
 import fcntl
 import io
@@ -67,7 +69,8 @@ class Daemon:
         self.sock = os.path.join(self.dir, "api.sock")
         self.host = "unix://" + self.sock
         self.data_root = os.path.join(self.dir, "data")
-        self.exec_root = os.path.join(self.dir, "exec")
+        # Short: sockets live under the exec root (a unix socket path has at most 107 bytes).
+        self.exec_root = tempfile.mkdtemp(prefix="bc", dir="/tmp")
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.log = open(self.log_path, "wb")
         self.cgroup_parent = f"/{bt.PREFIX}-cli-{os.getpid()}"
@@ -124,8 +127,10 @@ class Daemon:
         for pid in kids:
             bt.kill_pid(pid)
         self.log.close()
-        for mp in sorted(bt.mounts_under(self.dir), key=len, reverse=True):
-            subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+        for root in (self.dir, self.exec_root):
+            for mp in sorted(bt.mounts_under(root), key=len, reverse=True):
+                subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.exec_root, ignore_errors=True)
         for p in self.fixed_dirs:
             try:
                 os.rmdir(p)
