@@ -10,9 +10,12 @@ namespace berth::engine {
 Result<FsUsage> statvfs_usage(const std::string& path) {
   struct statvfs s {};
   if (::statvfs(path.c_str(), &s) != 0) return fail_errno("statvfs `{}`", path);
+  // As df(1) counts: used = blocks - free; capacity = used + available to unprivileged users (the reserved
+  // blocks are neither), so the percentages match what the user sees in `df`.
   FsUsage u;
-  u.total = static_cast<uint64_t>(s.f_blocks) * s.f_frsize;
+  uint64_t used = (static_cast<uint64_t>(s.f_blocks) - s.f_bfree) * s.f_frsize;
   u.avail = static_cast<uint64_t>(s.f_bavail) * s.f_frsize;
+  u.total = used + u.avail;
   return u;
 }
 

@@ -25,8 +25,8 @@ namespace berth::engine {
 struct GcReport;
 
 struct FsUsage {
-  uint64_t total = 0;  // bytes
-  uint64_t avail = 0;  // bytes available to unprivileged users (what docker's df shows as free)
+  uint64_t total = 0;  // bytes: used + avail (df's capacity: root-reserved blocks excluded)
+  uint64_t avail = 0;  // bytes available to unprivileged users
   double used_percent() const { return total == 0 ? 0 : 100.0 * static_cast<double>(total - avail) / static_cast<double>(total); }
 };
 using UsageProbe = std::function<Result<FsUsage>()>;
