@@ -169,13 +169,13 @@ Result<std::string> ImageStore::unpack(const std::string& name, const oci::Platf
 }
 
 Status ImageStore::extract_layer(const std::string& key, const std::string& parent, const oci::Descriptor& layer,
-                                 const oci::Digest& diff_id, const ProgressSink& progress) {
+                                 const oci::Digest& diff_id, const ProgressSink& progress, bool sync) {
   unpack::UnpackOptions o;
   o.whiteouts = snaps_->layer_style() == snapshot::LayerStyle::Diff ? unpack::WhiteoutMode::Overlay
                                                                      : unpack::WhiteoutMode::Apply;
   o.compression = BERTH_TRY_CTX(oci::layer_compression(layer.media_type), "layer {}", layer.digest);
   o.expected_diff_id = diff_id;
-  o.sync = true;  // the committed snapshot must survive a crash as well as its record does
+  o.sync = sync;  // the committed snapshot must survive a crash as well as its record does
   BERTH_TRY(snaps_->prepare(key, parent));
   auto apply = [&]() -> Status {
     auto dir = BERTH_TRY(snaps_->writable_dir(key));

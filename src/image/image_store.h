@@ -155,10 +155,10 @@ class ImageStore {
 
  private:
   ImageStore() = default;
-  // One layer into a fresh Active snapshot `key` over `parent`, verified against diff_id and synced; the
-  // snapshot is removed again on failure.
+  // One layer into a fresh Active snapshot `key` over `parent`, verified against diff_id and (when `sync`)
+  // synced to disk; the snapshot is removed again on failure.
   Status extract_layer(const std::string& key, const std::string& parent, const oci::Descriptor& layer,
-                       const oci::Digest& diff_id, const ProgressSink& progress);
+                       const oci::Digest& diff_id, const ProgressSink& progress, bool sync = true);
   static std::string extract_key(const oci::Digest& chain);
   Result<std::string> unpack_resolved(const std::string& name, const ResolvedImage& r, const ProgressSink& progress);
   // Writes cfg and an OCI manifest over `layers` (blobs already stored), leased, and names the image.

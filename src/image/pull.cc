@@ -1,5 +1,6 @@
 // ImageStore::pull and ImageStore::push: the registry client over the content store, with leases, image
 // records, unpacking and docker-shaped progress.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "base/unique_fd.h"
 #include "image/image_store.h"
 #include "image/registry/client.h"
 
@@ -194,7 +196,8 @@ struct ImageStore::ParallelUnpack {
           continue;
         }
       }
-      auto st = s.extract_layer(keys[i], "", manifest.layers[i], config.diff_ids[i], sink);
+      // Not synced one by one: finish() syncs the filesystem once before anything is committed.
+      auto st = s.extract_layer(keys[i], "", manifest.layers[i], config.diff_ids[i], sink, false);
       std::lock_guard lk(mu);
       state[i] = st ? 2 : 3;
       if (!st && !error)
@@ -217,6 +220,15 @@ struct ImageStore::ParallelUnpack {
     for (auto& t : workers) t.join();
     workers.clear();
     if (error) return fail(*error);
+    // The extracted layers reach the disk before any of them is committed (one syncfs for all).
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!need[i]) continue;
+      auto dirs = BERTH_TRY(s.snaps_->layer_dirs(keys[i]));
+      UniqueFd fd(::open(dirs.front().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!fd) return fail_errno("open `{}`", dirs.front());
+      if (::syncfs(fd.get()) < 0) return fail_errno("syncfs `{}`", dirs.front());
+      break;
+    }
     return ok();
   }
   // Stacks the extracted layers in order; returns the top chain ID.
