@@ -105,6 +105,15 @@ def containers_checks(docker, data):
     check(r.returncode == 0 and r.stdout.strip() == "persisted", f"the named volume outlived its container: {r.stdout.strip()}")
     r = docker("volume", "rm", "objdata")
     check(r.returncode == 0, f"volume rm once no container uses it ({r.stderr.strip()})")
+    # local driver options: a tmpfs volume is mounted while a container uses it
+    r = docker("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=8m", "objtmp")
+    check(r.returncode == 0, f"volume create with tmpfs options ({r.stderr.strip()})")
+    r = docker("run", "--rm", "-v", "objtmp:/t", "busybox", "sh", "-c", "df -k /t | tail -1")
+    fields = r.stdout.split()
+    check(r.returncode == 0 and len(fields) > 1 and fields[1] == "8192", f"the container sees an 8 MiB tmpfs: {r.stdout.strip()} {r.stderr.strip()}")
+    mp = os.path.join(data, "volumes/objtmp/_data")
+    check(f" {mp} " not in open("/proc/self/mountinfo").read(), "the tmpfs is unmounted once no container uses it")
+    docker("volume", "rm", "objtmp")
     t2 = time.time() + 1
     r = docker("events", "--since", f"{t1:.3f}", "--until", f"{t2:.3f}", "--filter", "container=objvc",
                "--format", "{{.Type}} {{.Action}}")
