@@ -388,6 +388,8 @@ class RealEngine final : public Engine, public ImageAccess {
     events_ = std::make_unique<EventBus>();
     volumes_ = BERTH_TRY(VolumeStore::open(cfg_.data_root + "/volumes", events_.get()));
     networks_ = BERTH_TRY(NetworkStore::open(cfg_.data_root + "/networks", events_.get()));
+    // Spooled uploads and save archives of a previous run (a crash or kill mid-transfer) are garbage now.
+    if (auto st = remove_all(tmp_dir()); !st) log::warn("engine: clearing {}: {}", tmp_dir(), st.error().message());
     gc_policy_ = GcPolicy{cfg_.gc_high_watermark, cfg_.gc_low_watermark};
     BERTH_TRY(gc_policy_.validate());
     if (gc_policy_.high_watermark > 0)

@@ -68,6 +68,8 @@ TEST(ObjectsRoot, PushPullSaveLoadAndDiskUsageThroughTheEngine) {
   auto reg = registry::RegistryServer::start(so);
   ASSERT_TRUE(reg) << reg.error().message();
   std::string host = fmt::format("127.0.0.1:{}", (*reg)->port());
+  ASSERT_TRUE(mkdir_all(data + "/tmp", 0700));
+  ASSERT_TRUE(write_file_atomic(data + "/tmp/load-leftover", "a spool of a daemon that was killed"));
   DaemonConfig cfg;
   cfg.data_root = data;
   cfg.exec_root = tmp / "exec";
@@ -75,6 +77,7 @@ TEST(ObjectsRoot, PushPullSaveLoadAndDiskUsageThroughTheEngine) {
   auto eng = open_engine(cfg);
   ASSERT_TRUE(eng) << eng.error().message();
   auto& e = **eng;
+  EXPECT_NE(::access((data + "/tmp/load-leftover").c_str(), F_OK), 0);  // cleared at start
   auto sub = *e.events_subscribe(EventFilter{{{"type", {"image"}}}}, 0, 0);
 
   // push
