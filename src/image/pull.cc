@@ -140,7 +140,8 @@ std::string default_docker_config() {
 }
 
 // Layers of a diff-style snapshotter (overlay) do not depend on each other's content: each is extracted as soon
-// as its blob is in the store, on a few threads, while the other downloads go on; they are stacked (committed
+// as its blob is in the store, one thread per download slot (the largest layer, usually the last to land, never
+// waits behind the smaller ones), while the other downloads go on; they are stacked (committed
 // over their parents) in order once all are done.
 struct ImageStore::ParallelUnpack {
   ImageStore& s;
@@ -288,7 +289,7 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
     std::vector<oci::Digest> blobs{m.config.digest};
     for (auto& l : m.layers) blobs.push_back(l.digest);
     BERTH_TRY(store.hold_all(blobs));
-    if (parallel) return pu.plan(m, std::clamp(opts.access.max_concurrent, 1, 2));
+    if (parallel) return pu.plan(m, std::max(1, opts.access.max_concurrent));
     return ok();
   };
   po.progress = [&](const ir::ProgressEvent& e) {
