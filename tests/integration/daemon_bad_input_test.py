@@ -461,6 +461,7 @@ class Suite:
         # streams the client walks away from
         C("disconnect mid-stream: events x20", self.events_disconnect)
         C("disconnect mid-stream: logs -f", self.logs_disconnect)
+        C("disconnect mid-stream: logs -f of a silent container", self.logs_silent_disconnect)
         C("disconnect mid-stream: attach", self.attach_disconnect)
         C("disconnect mid-stream: pull progress", self.pull_disconnect)
         # archive traversal (the container's root only)
@@ -619,6 +620,30 @@ class Suite:
             if h is None or h[0] != 200:
                 return False, f"logs: {h}"
         return self.settle_threads(base, "5 logs -f streams dropped")
+
+    def logs_silent_disconnect(self):
+        """A follower of a container that prints nothing: only the hang-up can end the daemon's stream."""
+        self.need_container()
+        body = {"Image": "busybox", "Cmd": ["sleep", "100000"], "HostConfig": {"NetworkMode": "none"}}
+        r = self.d.call("POST", f"/v1.41/containers/create?name={PREFIX}-quiet", json.dumps(body))
+        if not r or r.status != 201:
+            return False, f"create: {r}"
+        cid = r.json()["Id"]
+        try:
+            s = self.d.call("POST", f"/v1.41/containers/{cid}/start")
+            if not s or s.status != 204:
+                return False, f"start: {s}"
+            base = self.d.threads()
+            for _ in range(5):
+                c = Conn(self.d.sock)
+                c.send(request("GET", f"/v1.41/containers/{cid}/logs?follow=1&stdout=1&stderr=1"))
+                h = c.read_head()
+                c.close()
+                if h is None or h[0] != 200:
+                    return False, f"logs: {h}"
+            return self.settle_threads(base, "5 logs -f streams of a silent container dropped")
+        finally:
+            self.d.call("DELETE", f"/v1.41/containers/{cid}?force=1")
 
     def attach_disconnect(self):
         self.need_container()

@@ -118,9 +118,9 @@ Result<std::map<std::string, Credentials>> parse_docker_config(std::string_view 
   for (const auto& [key, entry] : auths->items()) {
     if (!entry.is_object()) return fail(Errc::InvalidArgument, "config.json: auths[\"{}\"] is not an object", key);
     Credentials c;
-    auto str = [&](const char* f) -> std::string {
-      auto it = entry.find(f);
-      return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
+    auto str = [&e = entry](const char* f) -> std::string {  // clang 14 cannot capture a structured binding
+      auto it = e.find(f);
+      return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
     };
     if (auto a = str("auth"); !a.empty()) {
       auto dec = base64_decode(a);
