@@ -113,7 +113,7 @@ json message_json(const engine::JsonMessage& m) {
 
 std::map<std::string, std::string> json_string_map(const json& j) {
   std::map<std::string, std::string> out;
-  if (!j.is_object()) return out;
+  if (!j.is_object()) return j.is_null() ? out : j.get<std::map<std::string, std::string>>();  // type_error -> 400
   for (auto& [k, v] : j.items())
     if (v.is_string()) out[k] = v.get<std::string>();
   return out;
