@@ -1,6 +1,7 @@
 #include "engine/containers.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -87,6 +89,21 @@ std::string shell_join(const std::string& path, const std::vector<std::string>& 
 }
 
 namespace {
+
+// Bytes of regular files under dir (hard links once, no mount crossing): a container's SizeRw.
+int64_t dir_usage(const std::string& dir) {
+  static thread_local int64_t total;
+  static thread_local std::set<std::pair<dev_t, ino_t>>* seen;
+  std::set<std::pair<dev_t, ino_t>> s;
+  seen = &s;
+  total = 0;
+  auto fn = [](const char*, const struct stat* st, int type, FTW*) -> int {
+    if (type == FTW_F && S_ISREG(st->st_mode) && seen->insert({st->st_dev, st->st_ino}).second) total += st->st_size;
+    return 0;
+  };
+  if (::nftw(dir.c_str(), fn, 64, FTW_PHYS | FTW_MOUNT) != 0) return 0;
+  return total;
+}
 
 bool is_mountpoint(const std::string& path) {
   std::ifstream f("/proc/self/mountinfo");
@@ -607,6 +624,20 @@ RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<C
 
 void ContainerService::Impl::monitor_loop(std::shared_ptr<Container> c) {
   for (;;) {
+    if (!monitor_run(c)) return;  // shutdown, or removed
+    // The run ended (no restart). A start that came meanwhile saw this thread still active and left the new
+    // run to it: keep monitoring then; otherwise stand down (under c->mu, so ensure_monitor sees it).
+    std::lock_guard lk(c->mu);
+    if (shutting_down || c->removing || !c->shim_live ||
+        (c->state.status != RunState::Running && c->state.status != RunState::Paused)) {
+      c->monitor_active = false;
+      return;
+    }
+  }
+}
+
+bool ContainerService::Impl::monitor_run(const std::shared_ptr<Container>& c) {
+  for (;;) {
     std::string sdir = shim_dir(*c);
     mon::ShimClient sc(sdir);
     std::optional<mon::ExitInfo> info;
@@ -619,7 +650,7 @@ void ContainerService::Impl::monitor_loop(std::shared_ptr<Container> c) {
         if (p[1].revents) {
           std::lock_guard lk(c->mu);
           c->monitor_active = false;
-          return;  // daemon shutdown: the container keeps running (live-restore)
+          return false;  // daemon shutdown: the container keeps running (live-restore)
         }
         auto r = mon::ShimClient::read_wait_reply(fd->get(), 5000);
         if (r) {
@@ -638,7 +669,7 @@ void ContainerService::Impl::monitor_loop(std::shared_ptr<Container> c) {
       if (shutting_down) {
         std::lock_guard lk(c->mu);
         c->monitor_active = false;
-        return;
+        return false;
       }
       std::this_thread::sleep_for(50ms);
     }
@@ -654,7 +685,7 @@ void ContainerService::Impl::monitor_loop(std::shared_ptr<Container> c) {
         std::lock_guard op(c->op_mu);
         auto st = remove_op(c, true);
         if (!st) log::warn("engine: auto-remove of {}: {}", c->id, st.error().message());
-        return;
+        return false;
       }
       break;
     }
@@ -683,13 +714,18 @@ void ContainerService::Impl::monitor_loop(std::shared_ptr<Container> c) {
       break;
     }
   }
-  std::lock_guard lk(c->mu);
-  c->monitor_active = false;
+  return true;
 }
 
 // ---- Impl: JSON ----
 
 njson ContainerService::Impl::inspect_json(Container& c, bool size) {
+  // sizes first, without c.mu (image_size takes the engine's image lock; info() holds that while counting)
+  int64_t rw = 0, image_bytes = 0;
+  if (size) {
+    if (auto upper = images->snapshotter().upper_dir(c.meta.snapshot_key)) rw = dir_usage(*upper);
+    image_bytes = images->image_size(c.image_id);
+  }
   std::lock_guard lk(c.mu);
   njson net_entry = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr}, {"NetworkID", ""},
                      {"EndpointID", ""},      {"Gateway", ""},      {"IPAddress", ""},     {"IPPrefixLen", 0},
@@ -751,13 +787,19 @@ njson ContainerService::Impl::inspect_json(Container& c, bool size) {
              {"Config", spec::to_json(c.config)},
              {"NetworkSettings", ns}};
   if (size) {
-    j["SizeRw"] = 0;
-    j["SizeRootFs"] = 0;
+    j["SizeRw"] = rw;
+    j["SizeRootFs"] = rw + image_bytes;
   }
   return j;
 }
 
 njson ContainerService::Impl::list_json(Container& c, bool size) {
+  // sizes first, without c.mu (image_size takes the engine's image lock; info() holds that while counting)
+  int64_t rw = 0, image_bytes = 0;
+  if (size) {
+    if (auto upper = images->snapshotter().upper_dir(c.meta.snapshot_key)) rw = dir_usage(*upper);
+    image_bytes = images->image_size(c.image_id);
+  }
   std::lock_guard lk(c.mu);
   njson networks = njson::object();
   networks[c.meta.network] = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr},
@@ -781,8 +823,8 @@ njson ContainerService::Impl::list_json(Container& c, bool size) {
              {"NetworkSettings", {{"Networks", networks}}},
              {"Mounts", c.meta.mounts}};
   if (size) {
-    j["SizeRw"] = 0;
-    j["SizeRootFs"] = 0;
+    j["SizeRw"] = rw;
+    j["SizeRootFs"] = rw + image_bytes;
   }
   return j;
 }

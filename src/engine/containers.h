@@ -54,6 +54,8 @@ class ImageAccess {
   // Familiar names of an image ID (for the ancestor filter and ps's Image column fallback).
   virtual std::vector<std::string> image_names(const std::string& image_id) = 0;
   virtual image::snapshot::Snapshotter& snapshotter() = 0;
+  // Bytes of the image's layers (0 when unknown): SizeRootFs = SizeRw + this.
+  virtual int64_t image_size(const std::string& image_id) = 0;
 };
 
 // Hooks into the object services (volumes, events); each may be empty.

@@ -126,6 +126,8 @@ struct ContainerService::Impl {
   // monitor
   void ensure_monitor(const std::shared_ptr<Container>& c);
   void monitor_loop(std::shared_ptr<Container> c);
+  // one run until its exit is handled (restarts included); false: stop monitoring (shutdown, removed)
+  bool monitor_run(const std::shared_ptr<Container>& c);
   // records an exit; returns whether (and after how long) to restart
   RestartManager::Decision on_exit(const std::shared_ptr<Container>& c, int exit_code, bool oom,
                                    const std::string& finished_at, const std::string& error);

@@ -817,6 +817,14 @@ class RealEngine final : public Engine, public ImageAccess {
     return out;
   }
   image::snapshot::Snapshotter& snapshotter() override { return store_->snapshotter(); }
+  int64_t image_size(const std::string& image_id) override {
+    std::lock_guard lk(mu_);
+    auto all = entries_locked();
+    if (!all) return 0;
+    for (auto& e : *all)
+      if (e.id == image_id) return summary(e).size;
+    return 0;
+  }
 
   Result<ContainerCreateResult> container_create(const std::string& name, const std::string& body) override {
     return containers_->create(name, body);
