@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "base/log.h"
 
@@ -69,6 +71,78 @@ Status write_raw(Stream& s, std::string_view data) {
   return ok();
 }
 
+
+// Moves the bytes of a hijacked TLS connection between the TLS stream and `b` (the server's end of the
+// socketpair whose other end the handler holds), on one thread: client data is read without blocking and
+// queued for `b` (so a handler that is busy writing never deadlocks against us), handler output is written
+// to the client. The client's close_notify (or a TCP FIN) is its EOF: `b` gets SHUT_WR once the queue is
+// flushed, and output keeps flowing. When the handler's end is closed (EOF on `b`) the pump sends
+// close_notify without waiting for the client's and returns; the caller then closes the socket.
+void tls_pump(asio::ssl::stream<tcp::socket>& s, int b) {
+  constexpr size_t kQueueLimit = 1 << 20;
+  auto& sock = s.next_layer();
+  int sfd = sock.native_handle();
+  int fl = ::fcntl(b, F_GETFL);
+  if (fl >= 0) (void)::fcntl(b, F_SETFL, fl | O_NONBLOCK);
+  std::string to_b;
+  bool client_in = true;  // the client may still send
+  bool b_open = true;     // the handler still takes input
+  bool b_shut = false;
+  std::vector<char> buf(64 * 1024);
+  beast::error_code ec;
+
+  auto read_client = [&] {
+    sock.non_blocking(true, ec);
+    while (client_in && to_b.size() < kQueueLimit) {
+      beast::error_code rec;
+      size_t n = s.read_some(asio::buffer(buf.data(), buf.size()), rec);
+      if (n > 0 && b_open) to_b.append(buf.data(), n);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+      if (rec) client_in = false;  // close_notify, truncation or a broken connection: all mean EOF here
+    }
+    sock.non_blocking(false, ec);
+  };
+  auto flush_b = [&] {
+    while (!to_b.empty() && b_open) {
+      ssize_t w = ::send(b, to_b.data(), to_b.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (w <= 0) {
+        b_open = false;  // the handler closed its end: client input has nowhere to go
+        to_b.clear();
+        return;
+      }
+      to_b.erase(0, static_cast<size_t>(w));
+    }
+  };
+
+  for (;;) {
+    if (client_in && to_b.size() < kQueueLimit) read_client();  // also what the TLS layer already buffered
+    flush_b();
+    if (!client_in && to_b.empty() && !b_shut) {
+      ::shutdown(b, SHUT_WR);
+      b_shut = true;
+    }
+    pollfd p[2] = {{client_in && to_b.size() < kQueueLimit ? sfd : -1, POLLIN, 0},
+                   {b, static_cast<short>(POLLIN | (to_b.empty() || !b_open ? 0 : POLLOUT)), 0}};
+    int n = ::poll(p, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t r = ::recv(b, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      if (r <= 0) break;  // the handler is done
+      asio::write(s, asio::buffer(buf.data(), static_cast<size_t>(r)), ec);
+      if (ec) return;  // the client is gone
+    }
+  }
+  // close_notify, without waiting for the client's: the socket stays non-blocking so the connection's
+  // own shutdown afterwards does not wait either.
+  sock.non_blocking(true, ec);
+  s.shutdown(ec);
+}
 
 template <class Stream>
 class Request final : public ServerRequest {
@@ -168,25 +242,48 @@ class Response final : public ServerResponse {
 
   Result<Hijacked> hijack(int status, const Headers& headers) override {
     if (sent_) return fail(Errc::FailedPrecondition, "response already started");
-    if constexpr (!std::is_same_v<Stream, tcp::socket>) {
-      return fail(Errc::Unimplemented, "hijacking a TLS connection is not supported");
-    } else {
-      sent_ = true;
-      close_ = true;  // the connection is never reused for HTTP afterwards
-      std::string h = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
-      for (const auto& [k, v] : headers.items()) h += fmt::format("{}: {}\r\n", k, v);
-      h += "\r\n";
-      BERTH_TRY(record(write_raw(stream_, h)));
-      Hijacked out;
-      out.fd = stream_.native_handle();
-      if (buf_) {
-        auto d = buf_->data();
-        out.buffered.assign(static_cast<const char*>(d.data()), d.size());
-        buf_->consume(d.size());
-      }
-      return out;
+    sent_ = true;
+    close_ = true;  // the connection is never reused for HTTP afterwards
+    std::string h = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
+    for (const auto& [k, v] : headers.items()) h += fmt::format("{}: {}\r\n", k, v);
+    h += "\r\n";
+    BERTH_TRY(record(write_raw(stream_, h)));
+    Hijacked out;
+    if (buf_) {
+      auto d = buf_->data();
+      out.buffered.assign(static_cast<const char*>(d.data()), d.size());
+      buf_->consume(d.size());
     }
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      out.fd = stream_.native_handle();
+    } else {
+      // TLS: the handler gets one end of a socketpair; a pump thread moves bytes between the other end and
+      // the TLS stream until the handler's side is done (see tls_pump).
+      int sp[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        failed_ = true;
+        return fail_errno("socketpair");
+      }
+      hijack_fd_ = sp[0];
+      out.fd = sp[0];
+      pump_ = std::thread([this, b = sp[1]] {
+        tls_pump(stream_, b);
+        ::close(b);
+      });
+    }
+    return out;
   }
+
+  // After the handler returned: closes the handler's end of a TLS hijack and waits until the pump has
+  // flushed everything to the client and sent close_notify.
+  void finish_hijack() {
+    if (hijack_fd_ >= 0) {
+      ::close(hijack_fd_);
+      hijack_fd_ = -1;
+    }
+    if (pump_.joinable()) pump_.join();
+  }
+  ~Response() override { finish_hijack(); }
 
   Status send(int status, const Headers& headers, std::string_view body,
               std::optional<uint64_t> head_length = std::nullopt) override {
@@ -268,6 +365,8 @@ class Response final : public ServerResponse {
   bool head_;
   bool keep_alive_;
   beast::flat_buffer* buf_;
+  int hijack_fd_ = -1;
+  std::thread pump_;
   bool streaming_ = false;
   bool sent_ = false;
   bool failed_ = false;
@@ -299,6 +398,7 @@ void serve_connection(Stream& stream, const Handler& handler, const std::string&
     Request<Stream> req(stream, buf, parser, remote);
     Response<Stream> resp(stream, head, keep_alive, &buf);
     handler(req, resp);
+    resp.finish_hijack();
     if (!resp.sent()) (void)resp.send(500, Headers{}, "");
     if (resp.streaming() && !resp.failed()) (void)resp.end_stream();
     if (resp.failed() || resp.close_after() || !keep_alive) return;

@@ -57,10 +57,12 @@ class ServerResponse {
   // nothing to write (events, logs -f) notice that nobody is listening. Never blocks; false when unknown.
   virtual bool peer_gone() const { return false; }
 
-  // Connection hijacking (plain sockets only): sends the status line and headers (e.g. 101 with
-  // Connection/Upgrade), then hands over the raw socket for the rest of the handler call: `fd` is readable
-  // and writable (both directions, shutdown(SHUT_WR) allowed) and `buffered` holds bytes the client sent
-  // after the request that were already read. The server closes the fd once the handler returns.
+  // Connection hijacking: sends the status line and headers (e.g. 101 with Connection/Upgrade), then hands
+  // over a raw byte stream for the rest of the handler call: `fd` is readable and writable (both directions,
+  // shutdown(SHUT_WR) allowed) and `buffered` holds bytes the client sent after the request that were already
+  // read. The server closes the fd once the handler returns. On plain connections `fd` is the socket; over
+  // TLS it is one end of a socketpair that the server pumps to and from the TLS stream (the client's
+  // close_notify reads as EOF while output still flows; close_notify goes out after the handler returns).
   struct Hijacked {
     int fd = -1;
     std::string buffered;
