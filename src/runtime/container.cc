@@ -133,15 +133,26 @@ Status write_pid_file(const std::string& path, pid_t pid) {
   return write_file_replace(abs_path(path), std::to_string(pid), 0644);
 }
 
-// Sends the pty master to the --console-socket (SCM_RIGHTS, with the name as data, as runc does).
+// Sends the pty master to the --console-socket (SCM_RIGHTS, with the name as data, as runc does). A path
+// longer than sun_path is reached through an O_PATH fd of its directory (/proc/self/fd/N/name), so any
+// state or exec root length works.
 Status send_console(const std::string& socket_path, int master) {
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return fail_errno("console socket");
   struct sockaddr_un addr {};
   addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path)
-    return fail(Errc::InvalidArgument, "--console-socket path too long");
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  std::string p = socket_path;
+  UniqueFd dirfd;
+  if (p.size() >= sizeof addr.sun_path) {
+    auto slash = p.rfind('/');
+    if (slash == std::string::npos) return fail(Errc::InvalidArgument, "--console-socket path too long");
+    std::string dir = slash == 0 ? "/" : p.substr(0, slash);
+    dirfd.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dirfd) return fail_errno("open console socket directory `{}`", dir);
+    p = fmt::format("/proc/self/fd/{}/{}", dirfd.get(), p.substr(slash + 1));
+    if (p.size() >= sizeof addr.sun_path) return fail(Errc::InvalidArgument, "--console-socket name too long");
+  }
+  std::memcpy(addr.sun_path, p.data(), p.size());
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
     return fail_errno("connect to console socket `{}`", socket_path);
   if (auto n = sys::send_with_fd(s.get(), "/dev/ptmx", master); !n)

@@ -347,6 +347,52 @@ TEST_F(ShimTest, TtyStdinSurvivesAClientLeaving) {
   EXPECT_FALSE(ShimClient(s.shim_dir).resize({1, 1}));
 }
 
+// A shim dir (and runtime root) deeper than sun_path allows (108 bytes): shim.sock and console.sock are
+// reached through a directory fd, so `run -it` and `exec -t` work under any exec root.
+TEST_F(ShimTest, TtyAndExecTtyUnderAnExecRootLongerThanSunPath) {
+  set_process({"sh", "-c", "stty size; read x; echo bye"}, true);
+  std::string deep = tmp_ / (std::string(60, 'd') + "/" + std::string(60, 'e'));
+  ASSERT_EQ(std::system(("mkdir -p " + deep).c_str()), 0);
+  ShimSpawn s = spec("longroot");
+  s.shim_dir = deep + "/shims/" + std::string(64, 'a');
+  s.runtime_root = deep + "/runtime";
+  ASSERT_GT((s.shim_dir + "/console.sock").size(), 108u);
+  s.tty = true;
+  s.open_stdin = true;
+  s.console_size = {24, 80};
+  struct Cleanup {
+    std::string root, id;
+    ~Cleanup() { (void)runtime::Runtime(runtime::RuntimeOptions{root, "/sys/fs/cgroup"}).remove(id, true); }
+  } cleanup{s.runtime_root, s.id};
+  auto h = spawn(s);
+  ASSERT_TRUE(h) << h.error().message();
+  ShimClient c(s.shim_dir);
+  auto a = c.attach(true, true, true);
+  ASSERT_TRUE(a) << a.error().message();
+  ASSERT_TRUE(c.start());
+  std::string seen = read_until(a->get(), "24 80\r\n");
+  ASSERT_NE(seen.find("24 80\r\n"), std::string::npos) << seen;
+
+  ExecConfig e;
+  e.exec_id = "t";
+  e.process.args = {"sh", "-c", "stty size"};
+  e.process.cwd = "/";
+  e.process.console_size = oci::ConsoleSize{10, 40};
+  e.tty = true;
+  ASSERT_TRUE(c.exec_create(e));
+  auto es = c.exec_start("t");
+  ASSERT_TRUE(es) << es.error().message();
+  EXPECT_NE(read_all(es->get()).find("10 40\r\n"), std::string::npos);
+  EXPECT_EQ(*c.exec_wait("t"), 0);
+
+  ASSERT_TRUE(write_all(a->get(), "go\r"));
+  seen += read_all(a->get());
+  EXPECT_NE(seen.find("bye\r\n"), std::string::npos) << seen;
+  auto ex = c.wait();
+  ASSERT_TRUE(ex) << ex.error().message();
+  EXPECT_EQ(ex->exit_code, 0);
+}
+
 TEST_F(ShimTest, KillGivesSignalExitCode) {
   set_process({"sleep", "1000"});
   ShimSpawn s = spec("kill");
