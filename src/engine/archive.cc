@@ -153,13 +153,62 @@ class SourceAdapter final : public image::unpack::Source {
 
 }  // namespace
 
+
 namespace {
-// The container's root (mounted) as an O_PATH fd.
-Result<UniqueFd> container_root(ContainerService::Impl& m, Container& c) {
-  BERTH_TRY(m.ensure_rootfs(c));
-  return sys::open_root(m.rootfs(c));
+// "/a//b/./c/../d/" -> "/a/b/d" (lexical; ".." stops at "/").
+std::string clean_path(const std::string& p) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    std::string part = p.substr(i, j - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  std::string out;
+  for (auto& x : parts) out += "/" + x;
+  return out.empty() ? "/" : out;
 }
 
+// Where a container path lives on the host: inside a bind/volume mount or a generated /etc file when it falls
+// under one (the longest destination wins), else in the rootfs. Returns {root dir to resolve in, path inside}.
+std::pair<std::string, std::string> locate(ContainerService::Impl& m, Container& c, const std::string& path) {
+  std::string p = clean_path(path.empty() || path[0] != '/' ? "/" + path : path);
+  std::string best_dest, best_src;
+  auto consider = [&](const std::string& dest, const std::string& src) {
+    if (dest.empty() || src.empty()) return;
+    if ((p == dest || p.starts_with(dest + "/")) && dest.size() > best_dest.size()) {
+      best_dest = dest;
+      best_src = src;
+    }
+  };
+  {
+    std::lock_guard lk(c.mu);
+    for (auto& mj : c.meta.mounts) {
+      std::string type = mj.value("Type", "");
+      if (type == "bind" || type == "volume") consider(mj.value("Destination", ""), mj.value("Source", ""));
+    }
+  }
+  for (auto* f : {"hostname", "hosts", "resolv.conf"}) consider(std::string("/etc/") + f, m.dir(c) + "/" + f);
+  if (best_dest.empty()) return {m.rootfs(c), p};
+  struct stat st {};
+  if (::stat(best_src.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    // a file mount: resolve its name in the source's directory
+    auto slash = best_src.rfind('/');
+    std::string dir = best_src.substr(0, slash), name = best_src.substr(slash + 1);
+    std::string rest = p.substr(best_dest.size());
+    return {dir.empty() ? "/" : dir, "/" + name + rest};
+  }
+  return {best_src, p.size() > best_dest.size() ? p.substr(best_dest.size()) : "/"};
+}
+}  // namespace
+
+namespace {
 // parent dir fd + final name for path inside root; NotFound in docker's words.
 Result<std::pair<UniqueFd, std::string>> resolve_parent(int root, const std::string& path, const std::string& id) {
   auto [dir, base] = split_path(path);
@@ -179,8 +228,10 @@ Result<PathStat> ContainerService::archive_stat(const std::string& ref, const st
   auto& m = *impl_;
   auto c = BERTH_TRY(m.find(ref));
   std::lock_guard op(c->op_mu);
-  auto root = BERTH_TRY(container_root(m, *c));
-  auto [pfd, base] = BERTH_TRY(resolve_parent(root.get(), path, c->id));
+  BERTH_TRY(m.ensure_rootfs(*c));
+  auto [where, inner] = locate(m, *c, path);
+  auto root = BERTH_TRY(sys::open_root(where));
+  auto [pfd, base] = BERTH_TRY(resolve_parent(root.get(), inner, c->id));
   struct stat st {};
   if (::fstatat(pfd.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fail(Errc::NotFound, "Could not find the file {} in container {}", path, c->id);
@@ -201,9 +252,11 @@ Status ContainerService::archive_get(const std::string& ref, const std::string& 
   auto& m = *impl_;
   auto c = BERTH_TRY(m.find(ref));
   std::lock_guard op(c->op_mu);
-  auto root = BERTH_TRY(container_root(m, *c));
-  auto [pfd, base] = BERTH_TRY(resolve_parent(root.get(), path, c->id));
-  std::string tar_name = base;
+  BERTH_TRY(m.ensure_rootfs(*c));
+  auto [where, inner] = locate(m, *c, path);
+  auto root = BERTH_TRY(sys::open_root(where));
+  auto [pfd, base] = BERTH_TRY(resolve_parent(root.get(), inner, c->id));
+  std::string tar_name = split_path(clean_path("/" + path)).second;
   // A trailing "/." means "the content of the directory" (docker cp dir/. dest).
   bool contents = path.ends_with("/.") || path == ".";
   TarWriter w(sink);
@@ -227,8 +280,10 @@ Status ContainerService::archive_put(const std::string& ref, const std::string& 
     std::lock_guard lk(c->mu);
     if (c->host.readonly_rootfs) return fail(Errc::PermissionDenied, "container rootfs is marked read-only");
   }
-  auto root = BERTH_TRY(container_root(m, *c));
-  auto dfd = sys::open_in_root(root.get(), path, O_RDONLY | O_DIRECTORY);
+  BERTH_TRY(m.ensure_rootfs(*c));
+  auto [where, inner] = locate(m, *c, path);
+  auto root = BERTH_TRY(sys::open_root(where));
+  auto dfd = sys::open_in_root(root.get(), inner, O_RDONLY | O_DIRECTORY);
   if (!dfd) {
     if (dfd.error().sys_errno() == ENOTDIR)
       return fail(Errc::InvalidArgument, "extraction point is not a directory");

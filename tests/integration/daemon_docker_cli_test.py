@@ -208,6 +208,9 @@ def container_scenario(tmp, env):
         dst = os.path.join(tmp, "from-container")
         r = d("cp", "web:/etc/passwd", dst)
         check(r.returncode == 0 and open(dst).read().startswith("root:"), f"cp container -> host ({r.stderr.strip()})")
+        hn = os.path.join(tmp, "hostname-out")
+        r = d("cp", "web:/etc/hostname", hn)
+        check(r.returncode == 0 and open(hn).read().strip() == web_id[:12], "cp of /etc/hostname: the generated file")
         r = d("cp", "web:/../../../../etc/shadow", os.path.join(tmp, "escape"))
         check(r.returncode != 0 or not open(os.path.join(tmp, "escape")).read().startswith(open("/etc/shadow").read()[:10]),
               "cp with .. stays inside the container")
