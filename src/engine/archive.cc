@@ -209,6 +209,29 @@ std::pair<std::string, std::string> locate(ContainerService::Impl& m, Container&
 }  // namespace
 
 namespace {
+// Why a copy into `path` is refused: the mount it falls under (longest destination) is read-only, or it is
+// on a read-only rootfs (the generated /etc files are mounted read-only then too). A writable volume or bind
+// takes the copy even when the rootfs is read-only.
+std::optional<std::string> read_only_reason(Container& c, const std::string& path) {
+  std::string p = clean_path(path.empty() || path[0] != '/' ? "/" + path : path);
+  std::lock_guard lk(c.mu);
+  size_t best = 0;
+  std::optional<bool> rw;
+  for (auto& mj : c.meta.mounts) {
+    std::string type = mj.value("Type", ""), dest = mj.value("Destination", "");
+    if ((type == "bind" || type == "volume") && !dest.empty() && (p == dest || p.starts_with(dest + "/")) &&
+        dest.size() > best) {
+      best = dest.size();
+      rw = mj.value("RW", true);
+    }
+  }
+  if (rw) return *rw ? std::nullopt : std::optional<std::string>("mounted volume is marked read-only");
+  if (c.host.readonly_rootfs) return "container rootfs is marked read-only";
+  return std::nullopt;
+}
+}  // namespace
+
+namespace {
 // parent dir fd + final name for path inside root; NotFound in docker's words.
 Result<std::pair<UniqueFd, std::string>> resolve_parent(int root, const std::string& path, const std::string& id) {
   auto [dir, base] = split_path(path);
@@ -276,10 +299,7 @@ Status ContainerService::archive_put(const std::string& ref, const std::string& 
   auto& m = *impl_;
   auto c = BERTH_TRY(m.find(ref));
   std::lock_guard op(c->op_mu);
-  {
-    std::lock_guard lk(c->mu);
-    if (c->host.readonly_rootfs) return fail(Errc::PermissionDenied, "container rootfs is marked read-only");
-  }
+  if (auto why = read_only_reason(*c, path)) return fail(Errc::PermissionDenied, "{}", *why);
   BERTH_TRY(m.ensure_rootfs(*c));
   auto [where, inner] = locate(m, *c, path);
   auto root = BERTH_TRY(sys::open_root(where));

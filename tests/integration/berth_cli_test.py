@@ -569,6 +569,24 @@ def steps(d, env):
     r1 = berth(d, "run", "--rm", "-v", f"{vol}:/data", IMAGE, "sh", "-c", "echo persisted > /data/f")
     r2 = berth(d, "run", "--rm", "-v", f"{vol}:/data", IMAGE, "cat", "/data/f")
     yield ("volume persists across container removal", r1.returncode == 0 and r2.stdout == "persisted\n", short(r2))
+    # cp goes through the container's mounts: into the volume (not the rootfs under it) and out of it.
+    cv = p + "-cpvol"
+    berth(d, "create", "--name", cv, "-v", f"{vol}:/data", IMAGE, "true")
+    r1 = berth(d, "cp", os.path.join(env.tmp, "one.txt"), f"{cv}:/data/in.txt")
+    r = subprocess.run([BERTH, "-H", d.host, "cp", f"{cv}:/data/f", "-"], capture_output=True, timeout=60)
+    content = None
+    if r.returncode == 0:
+        with tarfile.open(fileobj=io.BytesIO(r.stdout), mode="r:") as t:
+            content = t.extractfile("f").read() if t.getnames() == ["f"] else None
+    r2 = berth(d, "run", "--rm", "-v", f"{vol}:/data", IMAGE, "cat", "/data/in.txt")
+    berth(d, "create", "--name", cv + "-ro", "-v", f"{vol}:/data:ro", IMAGE, "true")
+    r3 = berth(d, "cp", os.path.join(env.tmp, "one.txt"), f"{cv}-ro:/data/ro.txt")
+    r4 = berth(d, "run", "--rm", "-v", f"{vol}:/data", IMAGE, "ls", "/data")
+    yield ("cp into a read-only volume mount is refused", r3.returncode != 0 and "read-only" in r3.stderr
+           and "ro.txt" not in r4.stdout.split(), short(r3) + " | " + short(r4))
+    berth(d, "rm", cv, cv + "-ro")
+    yield ("cp into and out of a volume mount", r1.returncode == 0 and content == b"persisted\n"
+           and r2.stdout == "single file\n", short(r1) + " | " + short(r2) + f" {content!r}")
     r = berth(d, "volume", "ls", "-q")
     yield ("volume ls -q", r.returncode == 0 and vol in r.stdout.split(), short(r))
     r = berth(d, "volume", "inspect", "--format", "{{.Name}} {{.Driver}}", vol)
