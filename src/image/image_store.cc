@@ -169,7 +169,8 @@ Result<std::string> ImageStore::unpack(const std::string& name, const oci::Platf
 }
 
 Status ImageStore::extract_layer(const std::string& key, const std::string& parent, const oci::Descriptor& layer,
-                                 const oci::Digest& diff_id, const ProgressSink& progress, bool sync) {
+                                 const oci::Digest& diff_id, const ProgressSink& progress, bool sync,
+                                 unpack::Source* src) {
   unpack::UnpackOptions o;
   o.whiteouts = snaps_->layer_style() == snapshot::LayerStyle::Diff ? unpack::WhiteoutMode::Overlay
                                                                      : unpack::WhiteoutMode::Apply;
@@ -181,6 +182,13 @@ Status ImageStore::extract_layer(const std::string& key, const std::string& pare
     auto dir = BERTH_TRY(snaps_->writable_dir(key));
     UniqueFd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) return fail_errno("open `{}`", dir);
+    if (src) {  // streamed while it downloads: progress only at the end
+      BERTH_TRY(unpack::apply_layer(*src, dfd.get(), o));
+      if (progress)
+        progress({.state = ProgressState::Extracting, .id = std::string(layer.digest.hex().substr(0, 12)),
+                  .status = "Extracting", .has_progress = true, .current = layer.size, .total = layer.size});
+      return ok();
+    }
     UniqueFd fd(::open(content_->blob_path(layer.digest).c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return fail_errno("open layer {}", layer.digest.str());
     if (!progress) {

@@ -27,6 +27,10 @@
 
 namespace berth::image {
 
+namespace unpack {
+class Source;
+}
+
 struct ImageStoreOptions {
   std::string root = "/var/lib/berth";
   std::string snapshotter;  // "overlay", "native", or "" = overlay when the kernel has it
@@ -158,7 +162,8 @@ class ImageStore {
   // One layer into a fresh Active snapshot `key` over `parent`, verified against diff_id and (when `sync`)
   // synced to disk; the snapshot is removed again on failure.
   Status extract_layer(const std::string& key, const std::string& parent, const oci::Descriptor& layer,
-                       const oci::Digest& diff_id, const ProgressSink& progress, bool sync = true);
+                       const oci::Digest& diff_id, const ProgressSink& progress, bool sync = true,
+                       unpack::Source* src = nullptr);  // src: the layer's bytes (default: its blob file)
   static std::string extract_key(const oci::Digest& chain);
   Result<std::string> unpack_resolved(const std::string& name, const ResolvedImage& r, const ProgressSink& progress);
   // Writes cfg and an OCI manifest over `layers` (blobs already stored), leased, and names the image.

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <map>
 #include <condition_variable>
 #include <deque>
 #include <optional>
@@ -17,6 +19,7 @@
 #include "base/unique_fd.h"
 #include "image/image_store.h"
 #include "image/registry/client.h"
+#include "image/unpack/unpack.h"
 
 namespace berth::image {
 
@@ -143,6 +146,70 @@ std::string default_docker_config() {
 // as its blob is in the store, one thread per download slot (the largest layer, usually the last to land, never
 // waits behind the smaller ones), while the other downloads go on; they are stacked (committed
 // over their parents) in order once all are done.
+// A layer's bytes handed from its download to its extraction while both run. Broken (the download restarted or
+// resumed mid-way, or failed) sends the extraction back to the blob file once it is in the store. End of stream
+// comes only when the blob is committed, i.e. its digest verified.
+struct LayerStream final : unpack::Source {
+  static constexpr size_t kMaxBuffered = 16 << 20;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> chunks;
+  size_t front_off = 0, buffered = 0;
+  int64_t next = 0;
+  bool eof = false, broken = false, consumer_done = false;
+
+  void push(int64_t off, std::string_view data) {
+    std::unique_lock lk(mu);
+    if (broken || consumer_done) return;
+    if (off != next) {
+      broken = true;
+      cv.notify_all();
+      return;
+    }
+    cv.wait(lk, [&] { return buffered < kMaxBuffered || broken || consumer_done; });
+    if (broken || consumer_done) return;
+    chunks.emplace_back(data);
+    buffered += data.size();
+    next += static_cast<int64_t>(data.size());
+    cv.notify_all();
+  }
+  void finish(bool verified, int64_t size) {
+    std::lock_guard lk(mu);
+    if (verified && next == size) eof = true;
+    else broken = true;
+    cv.notify_all();
+  }
+  void abandon() {
+    std::lock_guard lk(mu);
+    consumer_done = true;
+    cv.notify_all();
+  }
+  Result<size_t> read(void* buf, size_t n) override {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return !chunks.empty() || eof || broken; });
+    if (broken) return fail(Errc::Unavailable, "layer download restarted");
+    if (chunks.empty()) return size_t{0};
+    auto& f = chunks.front();
+    size_t k = std::min(n, f.size() - front_off);
+    std::memcpy(buf, f.data() + front_off, k);
+    front_off += k;
+    buffered -= k;
+    if (front_off == f.size()) {
+      chunks.pop_front();
+      front_off = 0;
+    }
+    cv.notify_all();
+    return k;
+  }
+  // After the extraction: whether the bytes it used are the verified blob.
+  bool verified() {
+    std::unique_lock lk(mu);
+    consumer_done = true;
+    cv.wait(lk, [&] { return eof || broken; });
+    return eof;
+  }
+};
+
 struct ImageStore::ParallelUnpack {
   ImageStore& s;
   const ProgressSink& sink;
@@ -158,6 +225,10 @@ struct ImageStore::ParallelUnpack {
   bool closed = false;
   std::optional<Error> error;
   std::vector<std::thread> workers;
+  // Layers extracted while they download (the first download slots' worth of missing blobs).
+  std::map<std::string, std::unique_ptr<LayerStream>> streams;  // by blob digest; fixed after plan()
+  std::vector<bool> streamed;
+  std::vector<std::thread> streamers;
 
   Status plan(const oci::Manifest& m, int threads) {
     manifest = m;
@@ -170,14 +241,56 @@ struct ImageStore::ParallelUnpack {
       keys.push_back(extract_key(c));
     }
     state.assign(chains.size(), 0);
+    streamed.assign(chains.size(), false);
+    for (size_t i = 0; i < chains.size() && static_cast<int>(streams.size()) < threads; ++i) {
+      const auto& d = manifest.layers[i].digest;
+      if (!need[i] || streams.count(d.str()) || s.content_->info(d)) continue;
+      streams[d.str()] = std::make_unique<LayerStream>();
+      streamed[i] = true;
+      state[i] = 1;
+    }
+    for (size_t i = 0; i < chains.size(); ++i)
+      if (streamed[i]) streamers.emplace_back([this, i] { stream_work(i); });
     for (int t = 0; t < threads; ++t) workers.emplace_back([this] { work(); });
     return ok();
+  }
+  // Bytes of a blob being downloaded.
+  void data(const oci::Digest& d, int64_t off, std::string_view bytes) {
+    if (auto it = streams.find(d.str()); it != streams.end()) it->second->push(off, bytes);
+  }
+  void stream_work(size_t i) {
+    auto& st = *streams.at(manifest.layers[i].digest.str());
+    auto r = s.extract_layer(keys[i], "", manifest.layers[i], config.diff_ids[i], sink, false, &st);
+    bool good = st.verified();
+    std::lock_guard lk(mu);
+    if (r && good) {
+      state[i] = 2;
+      return;
+    }
+    if (r) (void)s.snaps_->remove(keys[i]);  // extracted from bytes that turned out not to be the blob
+    if (!r && r.error().code() != Errc::Unavailable && good && !error) {
+      // The verified blob itself does not extract (bad diff_id, hostile tar): a real failure.
+      error = std::move(r).error().wrap(fmt::format("unpack layer {} ({})", i, manifest.layers[i].digest));
+      state[i] = 3;
+      return;
+    }
+    // Fall back to the blob file: now if it is in, else when ready() sees it land.
+    streamed[i] = false;
+    state[i] = 0;
+    if (s.content_->info(manifest.layers[i].digest)) {
+      state[i] = 1;
+      queue.push_back(i);
+      cv.notify_all();
+    }
+  }
+  void downloaded(const oci::Digest& d, bool ok_, int64_t size) {
+    if (auto it = streams.find(d.str()); it != streams.end()) it->second->finish(ok_, size);
   }
   // The blob d is in the store: queue the layers made of it.
   void ready(const oci::Digest& d) {
     std::lock_guard lk(mu);
     for (size_t i = 0; i < state.size(); ++i)
-      if (need[i] && state[i] == 0 && manifest.layers[i].digest == d) {
+      if (need[i] && !streamed[i] && state[i] == 0 && manifest.layers[i].digest == d) {
         state[i] = 1;
         queue.push_back(i);
       }
@@ -207,6 +320,10 @@ struct ImageStore::ParallelUnpack {
   }
   // Waits for the extractions (queueing any layer not yet queued when `all`).
   Status finish(bool all) {
+    if (!all)
+      for (auto& [d, st] : streams) st->finish(false, 0);
+    for (auto& t : streamers) t.join();  // downloads are over: every stream has ended
+    streamers.clear();
     {
       std::lock_guard lk(mu);
       for (size_t i = 0; all && i < state.size(); ++i)
@@ -253,7 +370,7 @@ struct ImageStore::ParallelUnpack {
       if (need[i]) (void)s.snaps_->remove(keys[i]);
   }
   ~ParallelUnpack() {
-    if (!workers.empty()) (void)finish(false);
+    if (!workers.empty() || !streamers.empty()) (void)finish(false);
   }
 };
 
@@ -313,9 +430,11 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
     }
     ev.status = std::string(progress_status(ev.state));
     if (sink) sink(ev);
+    if (parallel && e.state == ir::ProgressState::DownloadComplete) pu.downloaded(e.digest, true, e.total);
     if (parallel && (e.state == ir::ProgressState::DownloadComplete || e.state == ir::ProgressState::AlreadyExists))
       pu.ready(e.digest);
   };
+  if (parallel) po.on_data = [&](const oci::Digest& d, int64_t off, std::string_view b) { pu.data(d, off, b); };
   auto res = client.pull(ref, store, po);
   if (!res) {
     (void)pu.finish(false);

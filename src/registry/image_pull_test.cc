@@ -260,6 +260,36 @@ TEST_F(ImagePull, OverlayLayersAreExtractedInParallelAndStackedInOrder) {
   EXPECT_EQ(active, 0);
 }
 
+TEST_F(ImagePull, ResumedDownloadFallsBackFromStreamingToTheBlobFile) {
+  auto big = layer(*a_, "big", std::string(2 << 20, 'z'));
+  auto small = layer(*a_, "small", "s");
+  std::string name = host_ + "/team/resume:v1";
+  image(*a_, name, {big, small});
+  ASSERT_TRUE(a_->push(name));
+  auto c = open("c", "overlay");
+  {
+    // What an interrupted pull leaves: part of the big layer in its ingest. The download resumes with Range,
+    // so its bytes do not start at 0 and the layer cannot be extracted while it downloads.
+    auto blob = image::content::read_blob(a_->content(), big.desc.digest, 8 << 20).value();
+    auto w = c->content().writer({.ref = "pull-" + big.desc.digest.str()}).value();
+    ASSERT_TRUE(w->write(std::string_view(blob).substr(0, blob.size() / 2)));
+  }
+  auto r = c->pull(name);
+  ASSERT_TRUE(r) << r.error().message();
+  auto res = c->resolve(name).value();
+  auto chains = image::chain_ids(res.config.diff_ids);
+  auto dirs = c->snapshotter().layer_dirs(chains.back().str()).value();
+  ASSERT_EQ(dirs.size(), 2u);
+  EXPECT_EQ(read_file(dirs[1] + "/big/file").value(), std::string(2 << 20, 'z'));
+  EXPECT_EQ(read_file(dirs[0] + "/small/file").value(), "s");
+  int active = 0;
+  ASSERT_TRUE(c->snapshotter().walk([&](const image::snapshot::Info& i) {
+    active += i.kind != image::snapshot::Kind::Committed;
+    return ok();
+  }));
+  EXPECT_EQ(active, 0);
+}
+
 TEST_F(ImagePull, MissingImageAndDockerHubFailClearly) {
   auto r = b_->pull(host_ + "/no/such:v1");
   ASSERT_FALSE(r);

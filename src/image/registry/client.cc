@@ -311,7 +311,7 @@ struct RegistryClient::Impl {
 
   // Downloads one blob into the store, resuming a previous partial ingest with Range.
   Result<int64_t> download_blob(const Reference& ref, content::Store& store, const oci::Descriptor& d,
-                                const ProgressFn& progress, std::atomic<bool>& cancel) {
+                                const ProgressFn& progress, std::atomic<bool>& cancel, const DataFn& on_data = {}) {
     int64_t fetched = 0;
     std::optional<Error> last;
     for (int attempt = 0; attempt < kDownloadAttempts; ++attempt) {
@@ -329,6 +329,7 @@ struct RegistryClient::Impl {
         int64_t last_report = 0;
         auto sink = [&](std::string_view chunk) -> Status {
           if (cancel) return fail(Errc::Canceled, "canceled");
+          if (on_data) on_data(d.digest, w->offset(), chunk);
           BERTH_TRY(w->write(chunk));
           fetched += static_cast<int64_t>(chunk.size());
           if (w->offset() - last_report >= (512 << 10) || w->offset() == d.size) {
@@ -660,7 +661,7 @@ Result<PullResult> RegistryClient::pull(const Reference& ref, content::Store& st
   std::atomic<bool> cancel{false};
   std::mutex rmu;
   auto fetch_one = [&](size_t i) -> Status {
-    auto n = BERTH_TRY(im.download_blob(ref, store, missing[i], progress, cancel));
+    auto n = BERTH_TRY(im.download_blob(ref, store, missing[i], progress, cancel, po.on_data));
     std::lock_guard lk(rmu);
     ++res.blobs_downloaded;
     res.bytes_downloaded += n;

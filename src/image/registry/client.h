@@ -55,6 +55,9 @@ struct ProgressEvent {
   bool config = false;  // the blob is the image's config (not a layer)
 };
 using ProgressFn = std::function<void(const ProgressEvent&)>;
+// A layer's bytes as they arrive, before they are verified: (blob, offset in the blob, bytes). A download that
+// restarts or resumes shows as an offset other than the one expected next.
+using DataFn = std::function<void(const Digest&, int64_t, std::string_view)>;
 
 struct ClientOptions {
   std::map<std::string, Credentials> credentials;  // keyed by normalize_registry_key()
@@ -75,6 +78,7 @@ struct PullOptions {
   // When set, the config blob is fetched (or found) before any layer, then on_config(manifest) runs; an error
   // aborts the pull. Layer events that follow (DownloadComplete / AlreadyExists) may start work per layer.
   std::function<Status(const oci::Manifest&)> on_config;
+  DataFn on_data;  // layers only; called from the download threads
 };
 
 struct PullResult {
