@@ -113,7 +113,7 @@ Status Engine::network_connect(const std::string&, const std::string&, const End
 Status Engine::network_disconnect(const std::string&, const std::string&, bool) {
   return unimplemented("network disconnect");
 }
-Result<std::vector<std::string>> Engine::network_prune(const std::vector<std::string>&) {
+Result<std::vector<std::string>> Engine::network_prune(const std::vector<std::string>&, int64_t) {
   return unimplemented("network prune");
 }
 Result<std::unique_ptr<EventSubscription>> Engine::events_subscribe(const EventFilter&, int64_t, int64_t) {
@@ -741,8 +741,8 @@ class RealEngine final : public Engine, public ImageAccess {
     }
     return networks_->disconnect(ref, c->first, force);
   }
-  Result<std::vector<std::string>> network_prune(const std::vector<std::string>& labels) override {
-    return networks_->prune(labels);
+  Result<std::vector<std::string>> network_prune(const std::vector<std::string>& labels, int64_t until_ns) override {
+    return networks_->prune(labels, until_ns);
   }
 
   Result<std::unique_ptr<EventSubscription>> events_subscribe(const EventFilter& filter, int64_t since_ns,

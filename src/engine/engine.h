@@ -356,7 +356,9 @@ class Engine {
   // container: name, ID or prefix (resolved by the container operations when they exist).
   virtual Status network_connect(const std::string& ref, const std::string& container, const EndpointRequest& req);
   virtual Status network_disconnect(const std::string& ref, const std::string& container, bool force);
-  virtual Result<std::vector<std::string>> network_prune(const std::vector<std::string>& label_filters);
+  // until_ns: only networks created before (0 = any age).
+  virtual Result<std::vector<std::string>> network_prune(const std::vector<std::string>& label_filters,
+                                                         int64_t until_ns = 0);
 
   // GET /events: replay from the ring (since), then live, until `until_ns` (0 = no end).
   virtual Result<std::unique_ptr<EventSubscription>> events_subscribe(const EventFilter& filter, int64_t since_ns,

@@ -506,13 +506,14 @@ Status NetworkStore::disconnect_all(const std::string& container_id) {
   return ok();
 }
 
-Result<std::vector<std::string>> NetworkStore::prune(const std::vector<std::string>& label_filters) {
+Result<std::vector<std::string>> NetworkStore::prune(const std::vector<std::string>& label_filters, int64_t until_ns) {
   auto& im = *impl_;
   std::lock_guard lk(im.mu);
   std::vector<std::string> out;
   for (size_t i = 0; i < im.nets.size();) {
     auto& n = im.nets[i];
-    if (n.predefined() || !n.containers.empty() || !labels_match(n.labels, label_filters)) {
+    bool too_new = until_ns > 0 && parse_event_time(n.created).value_or(0) >= until_ns;
+    if (n.predefined() || !n.containers.empty() || !labels_match(n.labels, label_filters) || too_new) {
       i++;
       continue;
     }

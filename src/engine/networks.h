@@ -109,7 +109,8 @@ class NetworkStore {
   // Drops container_id from every network (container removal).
   Status disconnect_all(const std::string& container_id);
   // User-defined networks without endpoints whose labels match (same syntax as VolumeStore::prune).
-  Result<std::vector<std::string>> prune(const std::vector<std::string>& label_filters = {});
+  // until_ns: only networks created before it (unix ns; 0 = any age).
+  Result<std::vector<std::string>> prune(const std::vector<std::string>& label_filters = {}, int64_t until_ns = 0);
 
  private:
   NetworkStore() = default;

@@ -2,6 +2,7 @@
 #include <fnmatch.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <mutex>
 
@@ -161,6 +162,24 @@ http::Headers json_stream_headers() {
   auto h = base_headers();
   h.add("Content-Type", "application/json");
   return h;
+}
+
+// prune's `until`: a timestamp (see parse_event_time) or a duration before now: "90s", "10m", "24h", "1h30m".
+Result<int64_t> parse_until(const std::string& v) {
+  if (auto t = engine::parse_event_time(v)) return *t;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < v.size()) {
+    size_t j = i;
+    while (j < v.size() && (std::isdigit(static_cast<unsigned char>(v[j])) || v[j] == '.')) j++;
+    if (j == i || j == v.size()) return fail(Errc::InvalidArgument, "invalid until filter `{}`", v);
+    double n = std::atof(v.substr(i, j - i).c_str());
+    int64_t unit = v[j] == 'h' ? 3600'000'000'000 : v[j] == 'm' ? 60'000'000'000 : v[j] == 's' ? 1'000'000'000 : 0;
+    if (unit == 0) return fail(Errc::InvalidArgument, "invalid until filter `{}`", v);
+    total += static_cast<int64_t>(n * static_cast<double>(unit));
+    i = j + 1;
+  }
+  return engine::now_unix_nano() - total;
 }
 
 // ---- routes ----
@@ -414,7 +433,14 @@ class ObjectCall {
     if (!f) return send_error(r_, f.error());
     for (auto& [k, v] : *f)
       if (k != "label" && k != "label!" && k != "until") return send_error(r_, 400, fmt::format("invalid filter '{}'", k));
-    auto rep = e_.network_prune(label_filters(*f));
+    int64_t until = 0;
+    if (f->count("until") && !f->at("until").empty()) {
+      // docker: a timestamp or a Go duration relative to now ("24h", "10m")
+      auto t = parse_until(f->at("until").front());
+      if (!t) return send_error(r_, t.error());
+      until = *t;
+    }
+    auto rep = e_.network_prune(label_filters(*f), until);
     if (!rep) return send_error(r_, rep.error());
     send_json(r_, 200, json{{"NetworksDeleted", str_list_or_null(*rep)}});
   }

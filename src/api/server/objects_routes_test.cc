@@ -150,6 +150,11 @@ class Fake final : public engine::Engine {
     connected = ref + " " + c + " " + r.ipv4_address + " " + (r.aliases.empty() ? "" : r.aliases[0]);
     return ok();
   }
+  Result<std::vector<std::string>> network_prune(const std::vector<std::string>& labels, int64_t until_ns) override {
+    prune_labels = labels;
+    prune_until = until_ns;
+    return std::vector<std::string>{"old"};
+  }
   Status network_disconnect(const std::string& ref, const std::string& c, bool force) override {
     connected = "-" + ref + " " + c + (force ? " force" : "");
     return ok();
@@ -265,7 +270,7 @@ class Fake final : public engine::Engine {
   std::vector<std::string> removed, prune_labels, saved;
   bool prune_all = false;
   std::string connected, imported, loaded;
-  int64_t sub_since = -1, sub_until = -1;
+  int64_t sub_since = -1, sub_until = -1, prune_until = -1;
   engine::RegistryAuth login;
   engine::PullRequest pulled;
 };
@@ -408,6 +413,19 @@ TEST_F(ObjectsRoutes, NetworkListInspectDeleteConnect) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(fake.connected, "-app web force");
   EXPECT_EQ(call("POST", "/v1.41/networks/app/connect", "{}").status, 400);
+}
+
+TEST_F(ObjectsRoutes, NetworkPruneWithLabelsAndUntil) {
+  auto r = call("POST", "/v1.41/networks/prune?filters=%7B%22until%22%3A%7B%221700000000%22%3Atrue%7D%2C%22label%22%3A%7B%22a%22%3Atrue%7D%7D");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body_json(), (json{{"NetworksDeleted", {"old"}}}));
+  EXPECT_EQ(fake.prune_until, 1'700'000'000'000'000'000);
+  EXPECT_EQ(fake.prune_labels, std::vector<std::string>{"a"});
+  int64_t before = engine::now_unix_nano();
+  r = call("POST", "/v1.41/networks/prune?filters=%7B%22until%22%3A%7B%221h30m%22%3Atrue%7D%7D");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NEAR(static_cast<double>(before - fake.prune_until), 5400e9, 60e9);
+  EXPECT_EQ(call("POST", "/v1.41/networks/prune?filters=%7B%22until%22%3A%7B%22soon%22%3Atrue%7D%7D").status, 400);
 }
 
 TEST_F(ObjectsRoutes, EventsReplayWithLegacyFieldsAndEndAtUntil) {
