@@ -24,7 +24,9 @@ Status write_all(int fd, std::string_view data) {
   return ok();
 }
 
-Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, mode_t mode) {
+namespace {
+
+Status write_replace_at(int dirfd, const std::string& name, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = fmt::format(".{}.tmp.{}", name, ::getpid());
   UniqueFd fd(::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd) return fail_errno("create `{}`", tmp);
@@ -33,7 +35,7 @@ Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view
     ::unlinkat(dirfd, tmp.c_str(), 0);
     return fail(std::move(st).error().wrap(fmt::format("write `{}`", tmp)));
   }
-  if (::fsync(fd.get()) < 0) {
+  if (durable && ::fsync(fd.get()) < 0) {
     int e = errno;
     ::unlinkat(dirfd, tmp.c_str(), 0);
     return fail_errno_n(e, "fsync `{}`", tmp);
@@ -44,17 +46,35 @@ Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view
     ::unlinkat(dirfd, tmp.c_str(), 0);
     return fail_errno_n(e, "rename `{}`", name);
   }
-  if (::fsync(dirfd) < 0) return fail_errno("fsync directory of `{}`", name);
+  if (durable && ::fsync(dirfd) < 0) return fail_errno("fsync directory of `{}`", name);
   return ok();
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Status write_replace(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   UniqueFd dfd(::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!dfd) return fail_errno("open directory `{}`", dir);
-  return write_file_atomic_at(dfd.get(), name, data, mode);
+  return write_replace_at(dfd.get(), name, data, mode, durable);
+}
+
+}  // namespace
+
+Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, mode_t mode) {
+  return write_replace_at(dirfd, name, data, mode, true);
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  return write_replace(path, data, mode, true);
+}
+
+Status write_file_replace_at(int dirfd, const std::string& name, std::string_view data, mode_t mode) {
+  return write_replace_at(dirfd, name, data, mode, false);
+}
+
+Status write_file_replace(const std::string& path, std::string_view data, mode_t mode) {
+  return write_replace(path, data, mode, false);
 }
 
 Result<std::string> read_fd(int fd, size_t max_bytes) {

@@ -19,6 +19,12 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
 // Same, relative to an open directory fd (name must be a single path component).
 Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view data, mode_t mode = 0644);
 
+// write_file_replace: the same tmp -> rename protocol without any fsync, for files that are regenerated from a
+// durable record (or are hints): readers still see the old or the new file, never a torn one, while the system
+// runs; after a host crash the file may be old, empty or missing, so its owner must be able to rebuild it.
+Status write_file_replace(const std::string& path, std::string_view data, mode_t mode = 0644);
+Status write_file_replace_at(int dirfd, const std::string& name, std::string_view data, mode_t mode = 0644);
+
 // Reads the whole file (bounded by max_bytes; larger files fail with InvalidArgument).
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 64 << 20);
 Result<std::string> read_fd(int fd, size_t max_bytes = 64 << 20);

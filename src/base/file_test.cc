@@ -19,6 +19,18 @@ TEST(File, AtomicWriteReplacesAndLeavesNoTemp) {
   EXPECT_NE(stat((d / ".state.json.tmp." + std::to_string(getpid())).c_str(), &st), 0);
 }
 
+TEST(File, ReplaceWithoutSyncReplacesAndLeavesNoTemp) {
+  testing::TempDir d;
+  ASSERT_TRUE(write_file_replace(d / "hosts", "one", 0644));
+  ASSERT_TRUE(write_file_replace(d / "hosts", "two", 0600));
+  EXPECT_EQ(*read_file(d / "hosts"), "two");
+  struct stat st;
+  ASSERT_EQ(stat((d / "hosts").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(stat((d / ".hosts.tmp." + std::to_string(getpid())).c_str(), &st), 0);
+  EXPECT_FALSE(write_file_replace(d / "missing-dir/x", "y"));
+}
+
 TEST(File, ReadFileBounded) {
   testing::TempDir d;
   ASSERT_TRUE(write_file_atomic(d / "big", std::string(100, 'x')));
