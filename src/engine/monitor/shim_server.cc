@@ -893,7 +893,8 @@ void Shim::finalize_container() {
   // with the same id (restart) as soon as it does.
   if (auto st = rt_.remove(cfg_.id, true); !st) log::error("delete container: {}", st.error().message());
   json ex = exit_json();
-  if (auto st = write_file_atomic(cfg_.dir + "/exit.json", ex.dump()); !st)
+  // No fsync (docs/design/monitor.md, "exit.json"): the daemon makes the exit durable in its DB once it learns it.
+  if (auto st = write_file_replace(cfg_.dir + "/exit.json", ex.dump()); !st)
     log::error("record exit: {}", st.error().message());
   // From now on the directory belongs to whoever comes next (a restart spawns a new shim here as soon as
   // it hears of the exit): no new connections; clients read exit.json. Connections already made are served.
