@@ -342,7 +342,47 @@ Status ContainerService::Impl::ensure_rootfs(Container& c) {
   BERTH_TRY(mkdir_all(target, 0755));
   if (is_mountpoint(target)) return ok();
   auto mounts = BERTH_TRY_CTX(images->snapshotter().mounts(c.meta.snapshot_key), "rootfs of {}", c.id);
+  if (!c.host.auto_remove) return mount_snapshot(mounts, target);
+  // The writable layer of an AutoRemove container dies with it: overlay's `volatile` skips every sync of the
+  // upper dir, above all the sync of the whole upper filesystem at unmount (tens of ms on the removal path).
+  // A host crash leaves the mount refused (work/incompat/volatile); such a container is removed at daemon start,
+  // and a remount of its (throw-away) upper clears the marker first. Kernels without `volatile` mount without it.
+  auto vol = mounts;
+  for (auto& mt : vol) {
+    if (mt.type != "overlay") continue;
+    std::string work;
+    for (auto& o : mt.options)
+      if (o.starts_with("workdir=")) work = o.substr(8);
+    if (work.empty()) continue;
+    ::rmdir((work + "/work/incompat/volatile").c_str());
+    ::rmdir((work + "/work/incompat").c_str());
+    mt.options.push_back("volatile");
+  }
+  if (mount_snapshot(vol, target)) return ok();
   return mount_snapshot(mounts, target);
+}
+
+Status ContainerService::Impl::write_etc_files(Container& c, bool if_missing) {
+  if (if_missing) {
+    bool all_there = true;
+    for (const char* f : {"/hosts", "/hostname", "/resolv.conf"}) {
+      struct stat st;
+      if (::stat((dir(c) + f).c_str(), &st) != 0 || st.st_size == 0) all_there = false;
+    }
+    if (all_there) return ok();
+  }
+  spec::HostsInput hi;
+  hi.hostname = c.config.hostname;
+  hi.domainname = c.config.domainname;
+  if (c.host.extra_hosts) hi.extra_hosts = *c.host.extra_hosts;
+  auto hosts = BERTH_TRY(spec::hosts_file(hi));
+  auto host_resolv = read_file("/etc/resolv.conf", 1 << 20);
+  auto resolv =
+      BERTH_TRY(spec::resolv_conf_file(c.host, host_resolv ? *host_resolv : std::string(), c.host.network_mode == "host"));
+  BERTH_TRY(write_file_replace(dir(c) + "/hosts", hosts, 0644));
+  BERTH_TRY(write_file_replace(dir(c) + "/hostname", spec::hostname_file(c.config.hostname), 0644));
+  BERTH_TRY(write_file_replace(dir(c) + "/resolv.conf", resolv, 0644));
+  return ok();
 }
 
 Status ContainerService::Impl::write_bundle(Container& c) {
@@ -375,7 +415,8 @@ Status ContainerService::Impl::write_bundle(Container& c) {
   in.cgroups_path = "/berth/" + c.id;
   in.init_path = init_path;
   auto s = BERTH_TRY(spec::build_spec(in));
-  return write_file_atomic(dir(c) + "/config.json", oci::to_json(s), 0600);
+  // Regenerated at every start from the record: no fsync.
+  return write_file_replace(dir(c) + "/config.json", oci::to_json(s), 0600);
 }
 
 // ---- Impl: lifecycle ----
@@ -422,6 +463,7 @@ Result<bool> ContainerService::Impl::start_op(const std::shared_ptr<Container>& 
   }
   auto prep = [&]() -> Status {
     BERTH_TRY(ensure_rootfs(*c));
+    BERTH_TRY(write_etc_files(*c, true));  // after a host crash they may be empty (not fsync'd)
     BERTH_TRY(write_bundle(*c));
     return ok();
   }();
@@ -561,7 +603,16 @@ Status ContainerService::Impl::remove_op(const std::shared_ptr<Container>& c, bo
       log::warn("engine: remove snapshot of {}: {}", c->id, st.error().message());
   }
   (void)remove_all(shim_dir(*c));
-  if (auto st = remove_all(dir(*c)); !st) log::warn("engine: remove {}: {}", dir(*c), st.error().message());
+  // The container's directory (log, bundle) is renamed into <data-root>/tmp (cleared at daemon start) and
+  // deleted off the request path: unlinks on this kind of ext4 cost milliseconds each.
+  std::string trash = opt.data_root + "/tmp/rm-container-" + c->id;
+  if (mkdir_all(opt.data_root + "/tmp", 0700) && ::rename(dir(*c).c_str(), trash.c_str()) == 0) {
+    std::thread([trash] {
+      if (auto st = remove_all(trash); !st) log::warn("engine: remove {}: {}", trash, st.error().message());
+    }).detach();
+  } else if (auto st = remove_all(dir(*c)); !st) {
+    log::warn("engine: remove {}: {}", dir(*c), st.error().message());
+  }
   if (hooks.release_volumes) hooks.release_volumes(c->id, c->meta.anonymous, remove_volumes);
   if (hooks.network_disconnect) hooks.network_disconnect(c->id);
   BERTH_TRY(store->remove(c->id));
@@ -1108,18 +1159,7 @@ Result<ContainerCreateResult> ContainerService::create(const std::string& name_i
       c->meta.resolved_mounts_json.push_back(resolved_mount_json(rm).dump());
       c->meta.mounts.push_back(mj);
     }
-    // generated /etc files
-    spec::HostsInput hi;
-    hi.hostname = c->config.hostname;
-    hi.domainname = c->config.domainname;
-    if (c->host.extra_hosts) hi.extra_hosts = *c->host.extra_hosts;
-    auto hosts = BERTH_TRY(spec::hosts_file(hi));
-    auto host_resolv = read_file("/etc/resolv.conf", 1 << 20);
-    auto resolv =
-        BERTH_TRY(spec::resolv_conf_file(c->host, host_resolv ? *host_resolv : std::string(), c->host.network_mode == "host"));
-    BERTH_TRY(write_file_atomic(m.dir(*c) + "/hosts", hosts, 0644));
-    BERTH_TRY(write_file_atomic(m.dir(*c) + "/hostname", spec::hostname_file(c->config.hostname), 0644));
-    BERTH_TRY(write_file_atomic(m.dir(*c) + "/resolv.conf", resolv, 0644));
+    BERTH_TRY(m.write_etc_files(*c, false));
     BERTH_TRY(m.write_bundle(*c));  // validates user, capabilities, ... now rather than at start
     std::lock_guard lk(c->mu);
     BERTH_TRY(m.store->insert(m.record_locked(*c)));

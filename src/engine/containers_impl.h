@@ -115,6 +115,8 @@ struct ContainerService::Impl {
 
   // lifecycle (op_mu held unless said otherwise)
   Status ensure_rootfs(Container& c);
+  // hosts, hostname, resolv.conf (regenerated from the record, so not fsync'd); if_missing: only absent or empty ones
+  Status write_etc_files(Container& c, bool if_missing);
   Status write_bundle(Container& c);
   Result<bool> start_op(const std::shared_ptr<Container>& c, bool from_api);
   Status stop_op(const std::shared_ptr<Container>& c, std::optional<int> timeout_s, const std::string& signal);
