@@ -157,12 +157,14 @@ Status DirSnapshots::walk(const std::function<Status(const Info&)>& fn) const {
 }
 
 Status DirSnapshots::remove(const std::string& key) {
-  BERTH_TRY(stat(key));
+  auto self = BERTH_TRY(stat(key));
   bool has_children = false;
-  BERTH_TRY(walk([&](const Info& i) {
-    if (i.parent == key) has_children = true;
-    return ok();
-  }));
+  // Only committed snapshots can be parents: removing an active one (a container's) scans nothing.
+  if (self.kind == Kind::Committed)
+    BERTH_TRY(walk([&](const Info& i) {
+      if (i.parent == key) has_children = true;
+      return ok();
+    }));
   if (has_children) return fail(Errc::FailedPrecondition, "snapshot `{}` has children", key);
   // Rename away first so a half-removed tree is never visible under its key.
   std::string trash = fmt::format("{}/tmp/rm-{}-{}", root_, id(key).substr(0, 16), std::random_device{}());
