@@ -168,9 +168,10 @@ class Waiter final : public ContainerWaiter {
     std::lock_guard lk(c_->mu);
     seq0_ = c_->exit_seq;
   }
+  void cancel_when(std::function<bool()> gone) override { gone_ = std::move(gone); }
   WaitResult get() override {
     std::unique_lock lk(c_->mu);
-    c_->cv.wait(lk, [&] {
+    auto done = [&] {
       if (impl_->shutting_down || c_->removed) return true;
       switch (cond_) {
         case WaitCondition::NotRunning: return !c_->state.running_like() || c_->exit_seq != seq0_;
@@ -178,7 +179,9 @@ class Waiter final : public ContainerWaiter {
         case WaitCondition::Removed: return false;
       }
       return true;
-    });
+    };
+    while (!c_->cv.wait_for(lk, std::chrono::milliseconds(250), done))
+      if (gone_ && gone_()) return {-1, "client went away"};
     if (!c_->removed && cond_ == WaitCondition::Removed) return {-1, "daemon is shutting down"};
     if (impl_->shutting_down && !c_->removed && c_->exit_seq == seq0_ && c_->state.running_like())
       return {-1, "daemon is shutting down"};
@@ -190,6 +193,7 @@ class Waiter final : public ContainerWaiter {
   std::shared_ptr<Container> c_;
   WaitCondition cond_;
   uint64_t seq0_ = 0;
+  std::function<bool()> gone_;
 };
 
 class Attach final : public AttachSession {

@@ -263,6 +263,7 @@ class ContainerCall {
     auto h = base_headers();
     h.add("Content-Type", "application/json");
     if (!r_.begin_stream(200, h)) return;
+    (*w)->cancel_when([this] { return r_.peer_gone(); });
     auto res = (*w)->get();
     json out{{"Error", res.error.empty() ? json(nullptr) : json{{"Message", res.error}}}, {"StatusCode", res.status_code}};
     (void)r_.write(dump_json(out) + "\n");
