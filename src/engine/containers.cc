@@ -106,6 +106,11 @@ int64_t dir_usage(const std::string& dir) {
 }
 
 bool is_mountpoint(const std::string& path) {
+  // statx says it in one call (Linux 5.8+); the mountinfo scan below grows with every running container.
+  struct statx sx;
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, &sx) == 0 &&
+      (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+    return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
   std::ifstream f("/proc/self/mountinfo");
   std::string line;
   while (std::getline(f, line)) {
