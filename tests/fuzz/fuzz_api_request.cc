@@ -179,7 +179,7 @@ class AnyEngine final : public api::testing::FakeEngine {
   Status network_remove(const std::string&) override { return ok(); }
   Status network_connect(const std::string&, const std::string&, const engine::EndpointRequest&) override { return ok(); }
   Status network_disconnect(const std::string&, const std::string&, bool) override { return ok(); }
-  Result<std::vector<std::string>> network_prune(const std::vector<std::string>&) override {
+  Result<std::vector<std::string>> network_prune(const std::vector<std::string>&, int64_t) override {
     return std::vector<std::string>{"n1"};
   }
 
