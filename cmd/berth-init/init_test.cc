@@ -39,19 +39,29 @@ constexpr int kHoldFd = 4;   // test -> grandchild: EOF releases it
   if (mode == "orphan") {
     // An intermediate process forks the grandchild and exits at once: the grandchild is orphaned and
     // re-parented to berth-init (PID 1 or subreaper), which must reap it when it exits.
+    // The intermediate exits only after the grandchild has written its pid, so the pid line always comes
+    // before the "ready" line the child writes once the intermediate is gone.
     pid_t mid = fork();
     if (mid == 0) {
+      int written[2];
+      if (pipe(written) != 0) _exit(2);
       pid_t g = fork();
       if (g == 0) {
+        close(written[0]);
         std::string line = std::to_string(getpid()) + "\n";
         (void)!write(kReadyFd, line.data(), line.size());
         close(kReadyFd);
+        close(written[1]);
         char c;
         while (read(kHoldFd, &c, 1) > 0) {
         }
         _exit(0);
       }
-      _exit(0);
+      close(written[1]);
+      char c;
+      while (read(written[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      _exit(g > 0 ? 0 : 2);
     }
     close(kHoldFd);
     int st;
@@ -94,6 +104,7 @@ Spawned spawn_init(const std::vector<std::string>& extra_env, std::vector<std::s
   Spawned s;
   s.pid = fork();
   if (s.pid == 0) {
+    setpgid(0, 0);  // berth-init and everything under it can be killed as one group
     dup2(rp[1], kReadyFd);
     dup2(hp[0], kHoldFd);
     for (int fd : {rp[0], rp[1], hp[0], hp[1]})
@@ -176,14 +187,23 @@ TEST(BerthInit, ForwardsSigtermToTheChild) {
   close(s.hold);
 }
 
+// Kills a spawned berth-init's whole process group unless the test disarmed it: a failed assertion never
+// leaves berth-init or its children behind holding the pipes ctest waits on.
+struct GroupKiller {
+  pid_t pgid;
+  bool armed = true;
+  ~GroupKiller() {
+    if (!armed) return;
+    kill(-pgid, SIGKILL);
+    waitpid(pgid, nullptr, 0);
+  }
+};
+
 TEST(BerthInit, ReapsAnAdoptedZombie) {
   auto s = spawn_init({"BERTH_INIT_TEST_CHILD=orphan"});
+  GroupKiller killer{s.pid};
   pid_t grandchild = std::atoi(read_line(s.ready).c_str());
-  if (grandchild <= 0) {  // never leave berth-init (and the pipes ctest waits on) behind
-    kill(s.pid, SIGKILL);
-    waitpid(s.pid, nullptr, 0);
-    FAIL() << "no grandchild pid from the orphan helper";
-  }
+  ASSERT_GT(grandchild, 0) << "no grandchild pid from the orphan helper";
   ASSERT_EQ(read_line(s.ready), "ready");  // the intermediate has exited and been waited for
   // Orphaned: its parent is now berth-init.
   EXPECT_EQ(proc_ppid(grandchild), s.pid);
@@ -197,6 +217,7 @@ TEST(BerthInit, ReapsAnAdoptedZombie) {
   EXPECT_EQ(state, "") << "grandchild " << grandchild << " not reaped";
   ASSERT_EQ(kill(s.pid, SIGTERM), 0);
   EXPECT_EQ(wait_exit(s.pid), 42);
+  killer.armed = false;
   close(s.ready);
 }
 
