@@ -53,9 +53,10 @@ class ImagePull : public ::testing::Test {
     return w->finish().value();
   }
   // Stores an image named `name` in s with the given layers; returns its manifest descriptor.
-  oci::Descriptor image(image::ImageStore& s, const std::string& name, const std::vector<image::LayerBlob>& layers) {
+  oci::Descriptor image(image::ImageStore& s, const std::string& name, const std::vector<image::LayerBlob>& layers,
+                        const std::string& arch = "amd64") {
     oci::ImageConfig cfg;
-    cfg.architecture = "amd64";
+    cfg.architecture = arch;
     cfg.os = "linux";
     cfg.config.cmd = std::vector<std::string>{"/base/file"};
     oci::Manifest m;
@@ -288,6 +289,62 @@ TEST_F(ImagePull, ResumedDownloadFallsBackFromStreamingToTheBlobFile) {
     return ok();
   }));
   EXPECT_EQ(active, 0);
+}
+
+TEST_F(ImagePull, IndexPicksThePlatformAndKeepsTheIndexDigest) {
+  // A two-platform image: an index naming an amd64 and an arm64 manifest, each with a layer of its own.
+  auto amd = layer(*a_, "amd", "amd64 build\n");
+  auto arm = layer(*a_, "arm", "arm64 build\n");
+  auto md_amd = image(*a_, host_ + "/local/amd:v1", {amd});
+  auto md_arm = image(*a_, host_ + "/local/arm:v1", {arm}, "arm64");
+  oci::Index idx;
+  idx.media_type = std::string(oci::media::kOciIndex);
+  md_amd.platform = oci::Platform{.architecture = "amd64", .os = "linux"};
+  md_arm.platform = oci::Platform{.architecture = "arm64", .os = "linux", .variant = "v8"};
+  idx.manifests = {md_amd, md_arm};
+  auto ij = oci::to_json(idx);
+  oci::Descriptor id_desc{.media_type = std::string(oci::media::kOciIndex),
+                          .digest = image::content::write_blob(a_->content(), ij).value(), .size = (int64_t)ij.size()};
+  std::string name = host_ + "/team/multi:v1";
+  ASSERT_TRUE(a_->put_image(name, id_desc));
+  auto pr = a_->push(name);
+  ASSERT_TRUE(pr) << pr.error().message();
+
+  // Default platform (linux/amd64): the amd64 manifest is stored under the name, the index digest is the
+  // repo digest, and the arm64 layer is never fetched.
+  take_log();
+  auto r = b_->pull(name);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->repo_digest, id_desc.digest);
+  EXPECT_EQ(r->target.digest, md_amd.digest);
+  EXPECT_EQ(r->layers_downloaded, 1);
+  EXPECT_EQ(b_->resolve(name).value().config.architecture, "amd64");
+  for (auto& line : take_log()) EXPECT_EQ(line.find(arm.desc.digest.str()), std::string::npos) << line;
+  auto dirs = b_->snapshotter().layer_dirs(r->chain_id).value();
+  ASSERT_EQ(dirs.size(), 1u);
+  EXPECT_EQ(read_file(dirs[0] + "/amd/file").value(), "amd64 build\n");
+
+  // --platform linux/arm64 picks the other manifest (variant v8 and none are the same on arm64).
+  auto c = open("c");
+  image::PullOptions arm_opts;
+  arm_opts.platform = oci::Platform::parse("linux/arm64").value();
+  auto ra = c->pull(name, arm_opts);
+  ASSERT_TRUE(ra) << ra.error().message();
+  EXPECT_EQ(ra->repo_digest, id_desc.digest);
+  EXPECT_EQ(ra->target.digest, md_arm.digest);
+  EXPECT_EQ(c->resolve(name, arm_opts.platform).value().config.architecture, "arm64");
+
+  // A platform the index does not have fails clearly, naming what it has, and stores nothing.
+  auto d = open("d");
+  image::PullOptions s390;
+  s390.platform = oci::Platform::parse("linux/s390x").value();
+  auto rs = d->pull(name, s390);
+  ASSERT_FALSE(rs);
+  EXPECT_EQ(rs.error().code(), Errc::NotFound) << rs.error().message();
+  EXPECT_NE(rs.error().message().find("linux/s390x"), std::string::npos) << rs.error().message();
+  EXPECT_NE(rs.error().message().find("linux/arm64"), std::string::npos) << rs.error().message();
+  EXPECT_FALSE(d->metadata().get_image(name));
+  EXPECT_TRUE(d->metadata().list_leases().value().empty());
 }
 
 TEST_F(ImagePull, MissingImageAndDockerHubFailClearly) {
