@@ -1,8 +1,10 @@
 #include "engine/container_store.h"
 
-#include <sqlite3.h>
+#include "base/sqlite/sqlite.h"
 
 namespace berth::engine {
+
+using sqlite::Stmt;
 
 namespace {
 
@@ -14,60 +16,6 @@ CREATE TABLE IF NOT EXISTS containers (
 PRAGMA user_version = 1;
 )";
 
-tl::unexpected<Error> db_fail(sqlite3* db, int rc, std::string_view what) {
-  Errc c = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? Errc::Unavailable
-           : (rc & 0xff) == SQLITE_CONSTRAINT           ? Errc::AlreadyExists
-                                                        : Errc::Internal;
-  return fail(c, "engine.db: {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Status prepared(std::string_view what) {
-    if (rc_ != SQLITE_OK) return db_fail(db_, rc_, what);
-    return ok();
-  }
-  Stmt& bind(int i, std::string_view s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  Result<bool> step(std::string_view what) {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return db_fail(db_, rc, what);
-  }
-  std::string text(int i) {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i))) : std::string();
-  }
-  int64_t int64(int i) { return sqlite3_column_int64(st_, i); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-  int rc_;
-};
-
-Status exec(sqlite3* db, const char* sql, std::string_view what) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    return fail(Errc::Internal, "engine.db: {}: {}", what, msg);
-  }
-  return ok();
-}
-
 void bind_record(Stmt& s, const ContainerRecord& r) {
   s.bind(1, r.id).bind(2, r.name).bind(3, r.created).bind(4, r.image).bind(5, r.image_id).bind(6, r.config_json);
   s.bind(7, r.host_config_json).bind(8, r.network_json).bind(9, r.state_json).bind(10, r.meta_json);
@@ -78,12 +26,7 @@ void bind_record(Stmt& s, const ContainerRecord& r) {
 
 Result<std::unique_ptr<ContainerStore>> ContainerStore::open(const std::string& path) {
   std::unique_ptr<ContainerStore> s(new ContainerStore());
-  int rc = sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) return db_fail(s->db_, rc, "open " + path);
-  sqlite3_busy_timeout(s->db_, 5000);
-  BERTH_TRY(exec(s->db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "pragmas"));
-  BERTH_TRY(exec(s->db_, kSchema, "schema"));
+  s->db_ = BERTH_TRY(sqlite::open_database(path, kSchema));
   return s;
 }
 

@@ -1,11 +1,15 @@
 #include "image/metadata/sqlite_metadata.h"
 
-#include <sqlite3.h>
 #include <time.h>
 
 #include <nlohmann/json.hpp>
 
+#include "base/sqlite/sqlite.h"
+
 namespace berth::image::metadata {
+
+using sqlite::Stmt;
+using sqlite::Txn;
 
 namespace {
 
@@ -28,85 +32,6 @@ int64_t real_now() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
-
-tl::unexpected<Error> db_fail(sqlite3* db, int rc, std::string_view what) {
-  Errc c = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? Errc::Unavailable
-           : rc == SQLITE_CONSTRAINT                    ? Errc::Conflict
-                                                        : Errc::Internal;
-  return fail(c, "metadata: {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Status ok_prepared(std::string_view what) {
-    if (rc_ != SQLITE_OK) return db_fail(db_, rc_, what);
-    return berth::ok();
-  }
-  Stmt& bind(int i, std::string_view s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  // SQLITE_ROW -> true, SQLITE_DONE -> false.
-  Result<bool> step(std::string_view what) {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return db_fail(db_, rc, what);
-  }
-  std::string text(int i) {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i))) : std::string();
-  }
-  int64_t int64(int i) { return sqlite3_column_int64(st_, i); }
-  int changes() { return sqlite3_changes(db_); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-  int rc_;
-};
-
-Status exec(sqlite3* db, const char* sql, std::string_view what) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string m = err ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    return fail(rc == SQLITE_BUSY ? Errc::Unavailable : Errc::Internal, "metadata: {}: {}", what, m);
-  }
-  return ok();
-}
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back unless commit() ran.
-class Txn {
- public:
-  explicit Txn(sqlite3* db) : db_(db) {}
-  Status begin() {
-    BERTH_TRY(exec(db_, "BEGIN IMMEDIATE", "begin"));
-    open_ = true;
-    return ok();
-  }
-  Status commit() {
-    BERTH_TRY(exec(db_, "COMMIT", "commit"));
-    open_ = false;
-    return ok();
-  }
-  ~Txn() {
-    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-
- private:
-  sqlite3* db_;
-  bool open_ = false;
-};
 
 std::string labels_json(const std::map<std::string, std::string>& labels) { return nlohmann::json(labels).dump(); }
 std::map<std::string, std::string> labels_from(const std::string& s) {
@@ -149,20 +74,9 @@ std::string_view resource_kind_name(ResourceKind k) {
 }
 
 Result<std::unique_ptr<SqliteMetadata>> SqliteMetadata::open(const std::string& path, Clock clock) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    auto e = fail(Errc::Internal, "metadata: open `{}`: {}", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_close(db);
-    return e;
-  }
-  std::unique_ptr<SqliteMetadata> m(new SqliteMetadata(db, clock ? std::move(clock) : Clock(real_now)));
-  sqlite3_busy_timeout(db, 5000);
-  BERTH_TRY(exec(db, "PRAGMA journal_mode=WAL", "enable WAL"));
   // FULL: every acknowledged write (tag, rm, lease) is fsynced with the WAL before we return.
-  BERTH_TRY(exec(db, "PRAGMA synchronous=FULL", "set synchronous"));
-  BERTH_TRY(exec(db, "PRAGMA foreign_keys=ON", "enable foreign keys"));
-  BERTH_TRY(exec(db, kSchema, "create schema"));
+  sqlite3* db = BERTH_TRY(sqlite::open_database(path, kSchema, {.foreign_keys = true}));
+  std::unique_ptr<SqliteMetadata> m(new SqliteMetadata(db, clock ? std::move(clock) : Clock(real_now)));
   return m;
 }
 
@@ -177,7 +91,7 @@ Status SqliteMetadata::put_image(const ImageRecord& rec) {
                  VALUES(?1, ?2, ?3, ?4, ?5, ?5, ?6)
                  ON CONFLICT(name) DO UPDATE SET media_type=excluded.media_type, digest=excluded.digest,
                    size=excluded.size, updated_at=excluded.updated_at, labels=excluded.labels)");
-  BERTH_TRY(s.ok_prepared("put image"));
+  BERTH_TRY(s.prepared("put image"));
   s.bind(1, rec.name).bind(2, rec.target.media_type).bind(3, rec.target.digest.str()).bind(4, rec.target.size);
   s.bind(5, rec.created_at_ns ? rec.created_at_ns : now).bind(6, labels_json(rec.labels));
   BERTH_TRY(s.step("put image"));
@@ -187,7 +101,7 @@ Status SqliteMetadata::put_image(const ImageRecord& rec) {
 Result<ImageRecord> SqliteMetadata::get_image(const std::string& name) {
   std::lock_guard l(mu_);
   Stmt s(db_, "SELECT name, media_type, digest, size, created_at, updated_at, labels FROM images WHERE name = ?1");
-  BERTH_TRY(s.ok_prepared("get image"));
+  BERTH_TRY(s.prepared("get image"));
   s.bind(1, name);
   if (!BERTH_TRY(s.step("get image"))) return fail(Errc::NotFound, "image `{}` not found", name);
   return image_from(s);
@@ -196,7 +110,7 @@ Result<ImageRecord> SqliteMetadata::get_image(const std::string& name) {
 Result<std::vector<ImageRecord>> SqliteMetadata::list_images() {
   std::lock_guard l(mu_);
   Stmt s(db_, "SELECT name, media_type, digest, size, created_at, updated_at, labels FROM images ORDER BY name");
-  BERTH_TRY(s.ok_prepared("list images"));
+  BERTH_TRY(s.prepared("list images"));
   std::vector<ImageRecord> out;
   while (BERTH_TRY(s.step("list images"))) out.push_back(BERTH_TRY(image_from(s)));
   return out;
@@ -205,7 +119,7 @@ Result<std::vector<ImageRecord>> SqliteMetadata::list_images() {
 Status SqliteMetadata::delete_image(const std::string& name) {
   std::lock_guard l(mu_);
   Stmt s(db_, "DELETE FROM images WHERE name = ?1");
-  BERTH_TRY(s.ok_prepared("delete image"));
+  BERTH_TRY(s.prepared("delete image"));
   s.bind(1, name);
   BERTH_TRY(s.step("delete image"));
   if (s.changes() == 0) return fail(Errc::NotFound, "image `{}` not found", name);
@@ -219,10 +133,10 @@ Result<Lease> SqliteMetadata::create_lease(const std::string& id, int64_t ttl_ns
   Lease lease{id, clock_(), 0, labels};
   if (ttl_ns > 0) lease.expires_at_ns = lease.created_at_ns + ttl_ns;
   Stmt s(db_, "INSERT INTO leases(id, created_at, expires_at, labels) VALUES(?1, ?2, ?3, ?4)");
-  BERTH_TRY(s.ok_prepared("create lease"));
+  BERTH_TRY(s.prepared("create lease"));
   s.bind(1, id).bind(2, lease.created_at_ns).bind(3, lease.expires_at_ns).bind(4, labels_json(labels));
   auto r = s.step("create lease");
-  if (!r && r.error().code() == Errc::Conflict) return fail(Errc::AlreadyExists, "lease `{}` already exists", id);
+  if (!r && r.error().code() == Errc::AlreadyExists) return fail(Errc::AlreadyExists, "lease `{}` already exists", id);
   BERTH_TRY(std::move(r));
   return lease;
 }
@@ -230,7 +144,7 @@ Result<Lease> SqliteMetadata::create_lease(const std::string& id, int64_t ttl_ns
 Status SqliteMetadata::delete_lease(const std::string& id) {
   std::lock_guard l(mu_);
   Stmt s(db_, "DELETE FROM leases WHERE id = ?1");
-  BERTH_TRY(s.ok_prepared("delete lease"));
+  BERTH_TRY(s.prepared("delete lease"));
   s.bind(1, id);
   BERTH_TRY(s.step("delete lease"));
   if (s.changes() == 0) return fail(Errc::NotFound, "lease `{}` not found", id);
@@ -240,7 +154,7 @@ Status SqliteMetadata::delete_lease(const std::string& id) {
 Result<std::vector<Lease>> SqliteMetadata::list_leases() {
   std::lock_guard l(mu_);
   Stmt s(db_, "SELECT id, created_at, expires_at, labels FROM leases ORDER BY id");
-  BERTH_TRY(s.ok_prepared("list leases"));
+  BERTH_TRY(s.prepared("list leases"));
   std::vector<Lease> out;
   while (BERTH_TRY(s.step("list leases"))) out.push_back(Lease{s.text(0), s.int64(1), s.int64(2), labels_from(s.text(3))});
   return out;
@@ -249,10 +163,10 @@ Result<std::vector<Lease>> SqliteMetadata::list_leases() {
 Status SqliteMetadata::add_lease_resource(const std::string& lease_id, const LeaseResource& r) {
   std::lock_guard l(mu_);
   Stmt s(db_, "INSERT OR IGNORE INTO lease_resources(lease_id, kind, key) VALUES(?1, ?2, ?3)");
-  BERTH_TRY(s.ok_prepared("add lease resource"));
+  BERTH_TRY(s.prepared("add lease resource"));
   s.bind(1, lease_id).bind(2, resource_kind_name(r.kind)).bind(3, r.key);
   auto st = s.step("add lease resource");
-  if (!st && st.error().code() == Errc::Conflict) return fail(Errc::NotFound, "lease `{}` not found", lease_id);
+  if (!st && st.error().code() == Errc::AlreadyExists) return fail(Errc::NotFound, "lease `{}` not found", lease_id);
   BERTH_TRY(std::move(st));
   return ok();
 }
@@ -263,10 +177,10 @@ Status SqliteMetadata::add_lease_resources(const std::string& lease_id, const st
   BERTH_TRY(txn.begin());
   for (const auto& r : rs) {
     Stmt s(db_, "INSERT OR IGNORE INTO lease_resources(lease_id, kind, key) VALUES(?1, ?2, ?3)");
-    BERTH_TRY(s.ok_prepared("add lease resources"));
+    BERTH_TRY(s.prepared("add lease resources"));
     s.bind(1, lease_id).bind(2, resource_kind_name(r.kind)).bind(3, r.key);
     auto st = s.step("add lease resources");
-    if (!st && st.error().code() == Errc::Conflict) return fail(Errc::NotFound, "lease `{}` not found", lease_id);
+    if (!st && st.error().code() == Errc::AlreadyExists) return fail(Errc::NotFound, "lease `{}` not found", lease_id);
     BERTH_TRY(std::move(st));
   }
   return txn.commit();
@@ -275,7 +189,7 @@ Status SqliteMetadata::add_lease_resources(const std::string& lease_id, const st
 Status SqliteMetadata::remove_lease_resource(const std::string& lease_id, const LeaseResource& r) {
   std::lock_guard l(mu_);
   Stmt s(db_, "DELETE FROM lease_resources WHERE lease_id = ?1 AND kind = ?2 AND key = ?3");
-  BERTH_TRY(s.ok_prepared("remove lease resource"));
+  BERTH_TRY(s.prepared("remove lease resource"));
   s.bind(1, lease_id).bind(2, resource_kind_name(r.kind)).bind(3, r.key);
   BERTH_TRY(s.step("remove lease resource"));
   return ok();
@@ -284,7 +198,7 @@ Status SqliteMetadata::remove_lease_resource(const std::string& lease_id, const 
 Result<std::vector<LeaseResource>> SqliteMetadata::lease_resources(const std::string& lease_id) {
   std::lock_guard l(mu_);
   Stmt s(db_, "SELECT kind, key FROM lease_resources WHERE lease_id = ?1 ORDER BY kind, key");
-  BERTH_TRY(s.ok_prepared("lease resources"));
+  BERTH_TRY(s.prepared("lease resources"));
   s.bind(1, lease_id);
   std::vector<LeaseResource> out;
   while (BERTH_TRY(s.step("lease resources"))) out.push_back({BERTH_TRY(kind_from(s.text(0))), s.text(1)});
@@ -293,7 +207,7 @@ Result<std::vector<LeaseResource>> SqliteMetadata::lease_resources(const std::st
 
 Result<int> SqliteMetadata::expire_leases_locked() {
   Stmt s(db_, "DELETE FROM leases WHERE expires_at != 0 AND expires_at <= ?1");
-  BERTH_TRY(s.ok_prepared("expire leases"));
+  BERTH_TRY(s.prepared("expire leases"));
   s.bind(1, clock_());
   BERTH_TRY(s.step("expire leases"));
   return s.changes();
@@ -307,7 +221,7 @@ Result<int> SqliteMetadata::expire_leases() {
 Status SqliteMetadata::add_content_ref(const Digest& parent, const Digest& child) {
   std::lock_guard l(mu_);
   Stmt s(db_, "INSERT OR IGNORE INTO content_refs(parent, child) VALUES(?1, ?2)");
-  BERTH_TRY(s.ok_prepared("add content ref"));
+  BERTH_TRY(s.prepared("add content ref"));
   s.bind(1, parent.str()).bind(2, child.str());
   BERTH_TRY(s.step("add content ref"));
   return ok();
@@ -316,7 +230,7 @@ Status SqliteMetadata::add_content_ref(const Digest& parent, const Digest& child
 Status SqliteMetadata::remove_content_refs(const Digest& parent) {
   std::lock_guard l(mu_);
   Stmt s(db_, "DELETE FROM content_refs WHERE parent = ?1");
-  BERTH_TRY(s.ok_prepared("remove content refs"));
+  BERTH_TRY(s.prepared("remove content refs"));
   s.bind(1, parent.str());
   BERTH_TRY(s.step("remove content refs"));
   return ok();
@@ -330,12 +244,12 @@ Result<GcRoots> SqliteMetadata::gc_roots() {
   GcRoots roots;
   {
     Stmt s(db_, "SELECT name, media_type, digest, size, created_at, updated_at, labels FROM images");
-    BERTH_TRY(s.ok_prepared("gc roots"));
+    BERTH_TRY(s.prepared("gc roots"));
     while (BERTH_TRY(s.step("gc roots"))) roots.images.push_back(BERTH_TRY(image_from(s)).target);
   }
   {
     Stmt s(db_, "SELECT kind, key FROM lease_resources");
-    BERTH_TRY(s.ok_prepared("gc roots"));
+    BERTH_TRY(s.prepared("gc roots"));
     while (BERTH_TRY(s.step("gc roots"))) {
       auto kind = BERTH_TRY(kind_from(s.text(0)));
       auto key = s.text(1);
@@ -351,7 +265,7 @@ Result<GcRoots> SqliteMetadata::gc_roots() {
   }
   {
     Stmt s(db_, "SELECT parent, child FROM content_refs");
-    BERTH_TRY(s.ok_prepared("gc roots"));
+    BERTH_TRY(s.prepared("gc roots"));
     while (BERTH_TRY(s.step("gc roots"))) {
       auto p = Digest::parse(s.text(0));
       auto c = Digest::parse(s.text(1));
