@@ -136,6 +136,9 @@ Result<GcReport> Engine::disk_gc(bool) { return unimplemented("disk gc"); }
 
 namespace {
 
+// Repository of the digest-only names under which images without a name (untagged load) are kept.
+constexpr std::string_view kLoadedUntagged = "berth.local/loaded";
+
 std::string read_small(const std::string& path) {
   std::ifstream f(path);
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -643,8 +646,17 @@ class RealEngine final : public Engine, public ImageAccess {
     std::vector<std::string> out;
     {
       std::lock_guard lk(mu_);
-      auto names = BERTH_TRY(store_->load(path));
-      for (auto& n : names) out.push_back(familiar_name(n));
+      // An image without a name (docker save of an ID) is kept under a digest name only: dangling, shown
+      // as <none>:<none> and reported by its ID, as dockerd does.
+      auto names = BERTH_TRY(store_->load(path, std::string(kLoadedUntagged) + "@"));
+      for (auto& n : names) {
+        if (n.starts_with(std::string(kLoadedUntagged) + "@")) {
+          auto r = BERTH_TRY(store_->resolve(n));
+          out.push_back(r.config_digest.str());
+        } else {
+          out.push_back(familiar_name(n));
+        }
+      }
     }
     for (auto& n : out) events_->publish("image", "load", n, {{"name", n}});
     if (gc_runner_) gc_runner_->kick();
@@ -932,7 +944,7 @@ class RealEngine final : public Engine, public ImageAccess {
       auto at = n.find('@');
       if (at == std::string::npos) {
         s.repo_tags.push_back(familiar_name(n));
-      } else {
+      } else if (!n.starts_with("berth.local/")) {  // the digest names of untagged imports and loads are internal
         s.repo_digests.push_back(familiar_name(n));
       }
     }

@@ -9,6 +9,7 @@
 #include "engine/containers_impl.h"
 #include "engine/monitor/shim_client.h"
 #include "engine/monitor/stdcopy.h"
+#include "engine/spec/spec_builder.h"
 #include "oci/runtime_spec.h"
 #include "sys/passwd.h"
 #include "sys/path.h"
@@ -50,18 +51,9 @@ Result<oci::Process> exec_process(const std::string& bundle_config, const std::s
     p.user.additional_gids = u.additional_gids;
   }
   if (e.privileged && p.capabilities) {
-    // every capability the container's bounding set would allow plus the full set docker grants
+    // the same full set a --privileged container gets
     auto& caps = *p.capabilities;
-    static const char* kAll[] = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-                                 "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-                                 "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-                                 "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-                                 "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-                                 "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-                                 "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-                                 "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
-                                 "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
-    std::vector<std::string> all(std::begin(kAll), std::end(kAll));
+    auto all = spec::all_capabilities();
     caps.bounding = caps.effective = caps.permitted = all;
   }
   return p;

@@ -295,11 +295,15 @@ Result<std::vector<std::string>> ImageStore::load(const std::string& in, const s
   };
 
   std::vector<std::string> created;
-  auto name_for = [&](const std::map<std::string, std::string>& ann) -> Result<std::string> {
+  auto name_for = [&](const std::map<std::string, std::string>& ann, const oci::Digest& target) -> Result<std::string> {
     if (auto it = ann.find("io.containerd.image.name"); it != ann.end()) return normalize_name(it->second);
     auto rn = ann.find("org.opencontainers.image.ref.name");
     if (rn != ann.end() && (rn->second.find('/') != std::string::npos || rn->second.find(':') != std::string::npos))
       return normalize_name(rn->second);
+    if (name_for_untagged.ends_with("@")) {  // unnamed: kept under <repo>@<digest> (a digest name only)
+      auto base = BERTH_TRY(registry::parse_reference(name_for_untagged.substr(0, name_for_untagged.size() - 1)));
+      return base.name() + "@" + target.str();
+    }
     if (name_for_untagged.empty())
       return fail(Errc::InvalidArgument, "load: an image in `{}` has no name; pass one (--name)", in);
     auto base = BERTH_TRY(registry::parse_reference(name_for_untagged));
@@ -333,7 +337,7 @@ Result<std::vector<std::string>> ImageStore::load(const std::string& in, const s
           }
         }
       }
-      auto n = BERTH_TRY(name_for(top.annotations));
+      auto n = BERTH_TRY(name_for(top.annotations, top.digest));
       BERTH_TRY(put_image(n, top));
       created.push_back(n);
     }
@@ -363,7 +367,7 @@ Result<std::vector<std::string>> ImageStore::load(const std::string& in, const s
     if (img["RepoTags"].is_array())
       for (auto& t : img["RepoTags"])
         if (t.is_string()) tags.push_back(t.get<std::string>());
-    if (tags.empty()) tags.push_back(BERTH_TRY(name_for({})));
+    if (tags.empty()) tags.push_back(BERTH_TRY(name_for({}, mdesc.digest)));
     for (auto& t : tags) {
       auto n = BERTH_TRY(normalize_name(t));
       BERTH_TRY(put_image(n, mdesc));

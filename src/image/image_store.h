@@ -139,7 +139,10 @@ class ImageStore {
   // Archives. save writes both a docker-save archive (manifest.json, repositories) and an OCI image layout
   // (oci-layout, index.json, blobs/sha256) in one tree, so `docker load`, skopeo and umoci all read it;
   // out is a directory when `as_dir`, else a tar file ("-" = stdout). load reads either format, from a tar
-  // (plain or gzip) or a directory; returns the names it created.
+  // (plain or gzip) or a directory; returns the names it created. An image without a name (docker save of an
+  // ID: RepoTags null or empty; an OCI layout entry without a ref name) is named from name_for_untagged:
+  // "repo[:tag]" names it so (an OCI ref name that is a bare tag replaces the tag); "repo@" keeps it under the
+  // digest name "repo@<manifest digest>" (untagged, as docker shows such an image); "" refuses it.
   Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir);
   Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "");
 

@@ -10,6 +10,8 @@
 #include "base/testing/temp_dir.h"
 #include "image/layer_writer.h"
 
+#include <nlohmann/json.hpp>
+
 namespace berth::image {
 namespace {
 
@@ -234,6 +236,47 @@ TEST_F(ImageStoreTest, LoadsDockerSaveArchiveWithUncompressedLayers) {
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->manifest.layers[0].media_type, oci::media::kOciLayer);
   ASSERT_TRUE(other->unpack("hello:docker"));
+}
+
+TEST_F(ImageStoreTest, LoadsImagesWithoutANameUnderTheirDigest) {
+  ASSERT_TRUE(s_->bootstrap_busybox(""));
+  auto want = s_->resolve("busybox").value();
+  std::string layout = dir_ / "unnamed";
+  ASSERT_TRUE(s_->save({"busybox"}, layout, true));
+  // docker save of an image ID: manifest.json with RepoTags null (and []), no index.json
+  std::string idx_text = read_file(layout + "/index.json").value();
+  ASSERT_EQ(::unlink((layout + "/index.json").c_str()), 0);
+  auto m = nlohmann::json::parse(read_file(layout + "/manifest.json").value());
+  for (auto repo_tags : {nlohmann::json(nullptr), nlohmann::json::array()}) {
+    m[0]["RepoTags"] = repo_tags;
+    ASSERT_TRUE(write_file_atomic(layout + "/manifest.json", m.dump()));
+    auto refused = open_other("refused-" + std::to_string(repo_tags.is_null()));
+    auto r = refused->load(layout);
+    ASSERT_FALSE(r);  // no name and none given
+    EXPECT_NE(r.error().message().find("has no name"), std::string::npos) << r.error().message();
+    auto other = open_other("docker-" + std::to_string(repo_tags.is_null()));
+    auto names = other->load(layout, "berth.local/loaded@");
+    ASSERT_TRUE(names) << names.error().message();
+    ASSERT_EQ(names->size(), 1u);
+    EXPECT_TRUE((*names)[0].starts_with("berth.local/loaded@sha256:")) << (*names)[0];
+    auto got = other->resolve((*names)[0]);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got->config_digest, want.config_digest);  // the same image ID
+    ASSERT_TRUE(other->unpack((*names)[0]));
+  }
+  // an OCI layout whose index entries carry no ref name
+  auto idx = nlohmann::json::parse(idx_text);
+  for (auto& e : idx["manifests"]) e.erase("annotations");
+  ASSERT_TRUE(write_file_atomic(layout + "/index.json", idx.dump()));
+  ASSERT_EQ(::unlink((layout + "/manifest.json").c_str()), 0);
+  auto other = open_other("oci-unnamed");
+  auto names = other->load(layout, "berth.local/loaded@");
+  ASSERT_TRUE(names) << names.error().message();
+  ASSERT_EQ(names->size(), 1u);
+  EXPECT_EQ((*names)[0], "berth.local/loaded@" + want.manifest_desc.digest.str());
+  auto got = other->resolve((*names)[0]);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->config_digest, want.config_digest);
 }
 
 TEST_F(ImageStoreTest, LoadRefusesEscapingPaths) {

@@ -112,11 +112,33 @@ json message_json(const engine::JsonMessage& m) {
   return j;
 }
 
-std::map<std::string, std::string> json_string_map(const json& j) {
+// Go's encoding/json name of a JSON value's type, as its errors print it.
+std::string_view go_json_type(const json& j) {
+  if (j.is_number()) return "number";
+  if (j.is_boolean()) return "bool";
+  if (j.is_array()) return "array";
+  if (j.is_object()) return "object";
+  return "string";
+}
+
+// A map[string]string field of a request body, decoded as dockerd decodes it: null is empty, a null value
+// is "", anything else that is not a string is a 400 naming the Go field ("VolumeCreateBody.Labels").
+Result<std::map<std::string, std::string>> json_string_map(const json& j, std::string_view go_field) {
   std::map<std::string, std::string> out;
-  if (!j.is_object()) return j.is_null() ? out : j.get<std::map<std::string, std::string>>();  // type_error -> 400
-  for (auto& [k, v] : j.items())
-    if (v.is_string()) out[k] = v.get<std::string>();
+  if (j.is_null()) return out;
+  if (!j.is_object())
+    return fail(Errc::InvalidArgument, "json: cannot unmarshal {} into Go struct field {} of type map[string]string",
+                go_json_type(j), go_field);
+  for (auto& [k, v] : j.items()) {
+    if (v.is_null()) {
+      out[k] = "";
+      continue;
+    }
+    if (!v.is_string())
+      return fail(Errc::InvalidArgument, "json: cannot unmarshal {} into Go struct field {} of type string",
+                  go_json_type(v), go_field);
+    out[k] = v.get<std::string>();
+  }
   return out;
 }
 
@@ -272,8 +294,16 @@ class ObjectCall {
     try {
       req.name = body->value("Name", "");
       req.driver = body->value("Driver", "");
-      if (body->contains("Labels")) req.labels = json_string_map((*body)["Labels"]);
-      if (body->contains("DriverOpts")) req.options = json_string_map((*body)["DriverOpts"]);
+      if (body->contains("Labels")) {
+        auto m = json_string_map((*body)["Labels"], "VolumeCreateBody.Labels");
+        if (!m) return send_error(r_, m.error());
+        req.labels = std::move(*m);
+      }
+      if (body->contains("DriverOpts")) {
+        auto m = json_string_map((*body)["DriverOpts"], "VolumeCreateBody.DriverOpts");
+        if (!m) return send_error(r_, m.error());
+        req.options = std::move(*m);
+      }
     } catch (const json::exception& ex) {
       return send_error(r_, 400, fmt::format("invalid volume create request: {}", ex.what()));
     }
@@ -367,19 +397,35 @@ class ObjectCall {
       req.enable_ipv6 = b.value("EnableIPv6", false);
       req.config_only = b.value("ConfigOnly", false);
       if (b.contains("ConfigFrom") && b["ConfigFrom"].is_object()) req.config_from = b["ConfigFrom"].value("Network", "");
-      if (b.contains("Options")) req.options = json_string_map(b["Options"]);
-      if (b.contains("Labels")) req.labels = json_string_map(b["Labels"]);
+      if (b.contains("Options")) {
+        auto m = json_string_map(b["Options"], "NetworkCreateRequest.Options");
+        if (!m) return send_error(r_, m.error());
+        req.options = std::move(*m);
+      }
+      if (b.contains("Labels")) {
+        auto m = json_string_map(b["Labels"], "NetworkCreateRequest.Labels");
+        if (!m) return send_error(r_, m.error());
+        req.labels = std::move(*m);
+      }
       if (b.contains("IPAM") && b["IPAM"].is_object()) {
         auto& ipam = b["IPAM"];
         req.ipam_driver = ipam.value("Driver", "");
-        if (ipam.contains("Options")) req.ipam_options = json_string_map(ipam["Options"]);
+        if (ipam.contains("Options")) {
+          auto m = json_string_map(ipam["Options"], "IPAM.IPAM.Options");
+          if (!m) return send_error(r_, m.error());
+          req.ipam_options = std::move(*m);
+        }
         if (ipam.contains("Config") && ipam["Config"].is_array())
           for (auto& c : ipam["Config"]) {
             engine::IpamConfig ic;
             ic.subnet = c.value("Subnet", "");
             ic.ip_range = c.value("IPRange", "");
             ic.gateway = c.value("Gateway", "");
-            if (c.contains("AuxiliaryAddresses")) ic.aux_addresses = json_string_map(c["AuxiliaryAddresses"]);
+            if (c.contains("AuxiliaryAddresses")) {
+              auto m = json_string_map(c["AuxiliaryAddresses"], "IPAMConfig.IPAM.Config.AuxiliaryAddresses");
+              if (!m) return send_error(r_, m.error());
+              ic.aux_addresses = std::move(*m);
+            }
             req.ipam_config.push_back(ic);
           }
       }

@@ -576,5 +576,46 @@ TEST_F(ObjectsRoutes, ImportFromTheRequestBody) {
   EXPECT_EQ(call("POST", "/v1.41/images/create?fromSrc=http%3A%2F%2Fx").status, 400);
 }
 
+TEST_F(ObjectsRoutes, StringMapsWithNonStringValuesAreRefusedLikeDockerd) {
+  struct Case {
+    const char* target;
+    const char* body;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"/v1.41/volumes/create", R"({"Name":"v1","Labels":{"a":1}})",
+       "json: cannot unmarshal number into Go struct field VolumeCreateBody.Labels of type string"},
+      {"/v1.41/volumes/create", R"({"Name":"v1","DriverOpts":{"a":true}})",
+       "json: cannot unmarshal bool into Go struct field VolumeCreateBody.DriverOpts of type string"},
+      {"/v1.41/volumes/create", R"({"Name":"v1","Labels":{"a":{}}})",
+       "json: cannot unmarshal object into Go struct field VolumeCreateBody.Labels of type string"},
+      {"/v1.41/volumes/create", R"({"Name":"v1","Labels":"x"})",
+       "json: cannot unmarshal string into Go struct field VolumeCreateBody.Labels of type map[string]string"},
+      {"/v1.41/networks/create", R"({"Name":"n1","Labels":{"a":1}})",
+       "json: cannot unmarshal number into Go struct field NetworkCreateRequest.Labels of type string"},
+      {"/v1.41/networks/create", R"({"Name":"n1","Labels":[1]})",
+       "json: cannot unmarshal array into Go struct field NetworkCreateRequest.Labels of type map[string]string"},
+      {"/v1.41/networks/create", R"({"Name":"n1","Options":{"mtu":1500}})",
+       "json: cannot unmarshal number into Go struct field NetworkCreateRequest.Options of type string"},
+      {"/v1.41/networks/create", R"({"Name":"n1","IPAM":{"Options":{"a":1}}})",
+       "json: cannot unmarshal number into Go struct field IPAM.IPAM.Options of type string"},
+      {"/v1.41/networks/create", R"({"Name":"n1","IPAM":{"Config":[{"AuxiliaryAddresses":{"a":[1]}}]}})",
+       "json: cannot unmarshal array into Go struct field IPAMConfig.IPAM.Config.AuxiliaryAddresses of type string"},
+  };
+  for (const auto& c : cases) {
+    fake.created_volume = {};
+    fake.created_network = {};
+    auto r = call("POST", c.target, c.body);
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_EQ(r.body_json()["message"], c.message) << c.body;
+    EXPECT_TRUE(fake.created_volume.name.empty()) << "nothing created for " << c.body;
+    EXPECT_TRUE(fake.created_network.name.empty()) << "nothing created for " << c.body;
+  }
+  // null values read as "" (Go's zero value), as dockerd stores them
+  auto r = call("POST", "/v1.41/volumes/create", R"({"Name":"v2","Labels":{"a":null,"b":"c"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(fake.created_volume.labels, (std::map<std::string, std::string>{{"a", ""}, {"b", "c"}}));
+}
+
 }  // namespace
 }  // namespace berth::api

@@ -355,13 +355,21 @@ TEST(ParseCreateRequest, KeysMatchCaseInsensitivelyLikeGo) {
   EXPECT_EQ(r->host.memory, 8388608);
 }
 
+TEST(ParseCreateRequest, NullLabelValuesReadAsEmpty) {
+  auto r = parse_create_request(R"({"Image":"b","Labels":{"a":null,"b":"x"}})");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->config.labels, (std::map<std::string, std::string>{{"a", ""}, {"b", "x"}}));
+}
+
 TEST(ParseCreateRequest, RejectsMalformedJsonAndWrongTypes) {
   expect_invalid("{", "invalid JSON");
   expect_invalid("[]", "body");
   expect_invalid(R"({"Cmd":5})", "Cmd");
   expect_invalid(R"({"Env":[1]})", "Env[0]");
   expect_invalid(R"({"Tty":"yes"})", "Tty");
-  expect_invalid(R"({"Labels":{"a":1}})", "Labels");
+  expect_invalid(R"({"Labels":{"a":1}})", "Labels[a]: cannot unmarshal number into string");
+  expect_invalid(R"({"Labels":{"a":true}})", "Labels[a]: cannot unmarshal bool");
+  expect_invalid(R"({"Labels":["a"]})", "Labels: cannot unmarshal array");
   expect_invalid(R"({"HostConfig":"x"})", "HostConfig");
   expect_invalid(R"({"HostConfig":{"Memory":"1g"}})", "HostConfig.Memory");
   expect_invalid(R"({"HostConfig":{"Memory":1.5}})", "HostConfig.Memory");

@@ -200,6 +200,10 @@ Status JsonReader::str_map(std::string_view key, std::map<std::string, std::stri
   if (v->size() > kMaxListEntries)
     return fail(Errc::InvalidArgument, "{}: too many entries ({} > {})", field(key), v->size(), kMaxListEntries);
   for (auto it = v->begin(); it != v->end(); ++it) {
+    if (it.value().is_null()) {  // Go decodes null into a string as ""
+      out[it.key()] = "";
+      continue;
+    }
     if (!it.value().is_string()) return type_error(fmt::format("{}[{}]", field(key), it.key()), it.value(), "string");
     out[it.key()] = it.value().get<std::string>();
   }

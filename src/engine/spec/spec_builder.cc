@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -38,13 +39,6 @@ std::string normalize_cap(std::string_view s) {
   return u;
 }
 
-std::vector<std::string> all_capabilities() {
-  std::vector<std::string> r;
-  auto known = oci::known_capabilities();
-  int last = std::min<int>(sys::cap_last_cap(), static_cast<int>(known.size()) - 1);
-  for (int i = 0; i <= last; ++i) r.emplace_back(known[i]);
-  return r;
-}
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -247,6 +241,17 @@ Result<oci::DeviceCgroupRule> parse_cgroup_rule(std::string_view rule) {
 }
 
 }  // namespace
+
+std::vector<std::string> all_capabilities() {
+  std::vector<std::string> r;
+  auto known = oci::known_capabilities();
+  int last = std::min<int>(sys::cap_last_cap(), static_cast<int>(known.size()) - 1);
+  // Only what the daemon's own bounding set holds: a capability it lacks (a restricted host, a nested
+  // daemon) cannot be granted, and asking for it makes capset fail.
+  for (int i = 0; i <= last; ++i)
+    if (::prctl(PR_CAPBSET_READ, i, 0, 0, 0) != 0) r.emplace_back(known[i]);
+  return r;
+}
 
 const std::vector<std::string>& default_capabilities() {
   static const std::vector<std::string> caps = {

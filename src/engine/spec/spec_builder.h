@@ -79,6 +79,9 @@ Result<oci::Spec> build_spec(const SpecInput& input);
 // build/cmd/berth-init/berth-init). NotFound naming both places when neither is an executable file.
 Result<std::string> find_init_binary();
 
+// Every capability this build and the running kernel both know and the daemon's bounding set holds ("CAP_"
+// spelling, by number): what `--privileged` grants, to containers and to `exec --privileged` alike.
+std::vector<std::string> all_capabilities();
 // Docker's default capabilities, "CAP_" spelling, in docker's order.
 const std::vector<std::string>& default_capabilities();
 // The capability set for CapAdd/CapDrop over the defaults (or every capability when privileged):

@@ -262,6 +262,20 @@ TEST_F(SpecBuilderTest, HostileSymlinkedPasswdIsNotReadFromTheHost) {
   ASSERT_FALSE(r);
 }
 
+TEST_F(SpecBuilderTest, AllCapabilitiesIsWhatPrivilegedGets) {
+  auto all = all_capabilities();
+  // every capability this build and the kernel know that our bounding set holds, in number order
+  auto mine = sys::current_caps().value();
+  std::vector<std::string> want;
+  for (int i = 0; i <= std::min(sys::cap_last_cap(), sys::kCapMax); ++i)
+    if (mine.bounding & (uint64_t{1} << i)) want.emplace_back(sys::kCapNames[static_cast<size_t>(i)]);
+  EXPECT_EQ(all, want);
+  set_request(R"({"Image":"b","Cmd":["sh"],"HostConfig":{"Privileged":true}})");
+  oci::Spec s = build();
+  EXPECT_EQ(s.process->capabilities->bounding, all);
+  EXPECT_EQ(s.process->capabilities->effective, all);
+}
+
 TEST_F(SpecBuilderTest, PrivilegedAndCapabilities) {
   set_request(R"({"Image":"b","Cmd":["sh"],"HostConfig":{"Privileged":true}})");
   oci::Spec s = build();
