@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/server/api_server.h"
+#include "api/server/testing/fakes.h"
 
 namespace berth::api {
 namespace {
@@ -20,83 +21,8 @@ namespace {
 using nlohmann::json;
 namespace http = net::http;
 
-class Req final : public http::ServerRequest {
- public:
-  Req(std::string method, std::string target, std::string body = "", http::Headers h = {}) : body_(std::move(body)) {
-    method_ = std::move(method);
-    target_ = std::move(target);
-    headers_ = std::move(h);
-    content_length_ = body_.size();
-  }
-  Result<size_t> read_body(char* buf, size_t n) override {
-    size_t k = std::min(n, body_.size() - pos_);
-    std::memcpy(buf, body_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
-
- private:
-  std::string body_;
-  size_t pos_ = 0;
-};
-
-// Records what the route did; hijack hands out one end of a socketpair (the test holds the other: the client).
-class Resp final : public http::ServerResponse {
- public:
-  Status send(int s, const http::Headers& h, std::string_view b, std::optional<uint64_t>) override {
-    std::lock_guard lk(mu);
-    status = s;
-    headers = h;
-    body = std::string(b);
-    sent_ = true;
-    return ok();
-  }
-  Status send_file(int, const http::Headers&, int, uint64_t, uint64_t) override { return fail(Errc::Unimplemented, "no"); }
-  bool sent() const override { return sent_; }
-  Status begin_stream(int s, const http::Headers& h) override {
-    std::lock_guard lk(mu);
-    status = s;
-    headers = h;
-    streaming = true;
-    sent_ = true;
-    cv.notify_all();
-    return ok();
-  }
-  Status write(std::string_view d) override {
-    std::lock_guard lk(mu);
-    body += d;
-    return ok();
-  }
-  Status end_stream() override {
-    std::lock_guard lk(mu);
-    ended = true;
-    return ok();
-  }
-  Result<Hijacked> hijack(int s, const http::Headers& h) override {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
-    std::lock_guard lk(mu);
-    status = s;
-    headers = h;
-    sent_ = true;
-    client_fd = sv[1];
-    server_fd = sv[0];
-    cv.notify_all();
-    return Hijacked{sv[0], "early-stdin"};
-  }
-  json body_json() const { return json::parse(body); }
-
-  std::mutex mu;
-  std::condition_variable cv;
-  int status = 0;
-  http::Headers headers;
-  std::string body;
-  bool streaming = false, ended = false;
-  int client_fd = -1, server_fd = -1;
-
- private:
-  bool sent_ = false;
-};
+using Req = testing::FakeRequest;
+using Resp = testing::FakeResponse;
 
 class FakeWaiter final : public engine::ContainerWaiter {
  public:
@@ -293,6 +219,8 @@ TEST(ContainerRoutes, AttachHijackHalfClose) {
   h.add("Upgrade", "tcp");
   Req q("POST", "/v1.41/containers/web/attach?stream=1&stdin=1&stdout=1&stderr=1", "", h);
   Resp r;
+  r.keep_client = true;
+  r.hijack_early = "early-stdin";
   e.resp = &r;
   ApiHandler handler(e);
   std::thread t([&] { handler(q, r); });
@@ -337,6 +265,7 @@ TEST(ContainerRoutes, AttachToAStartThatFailedClosesTheStream) {
   h.add("Upgrade", "tcp");
   Req q("POST", "/v1.41/containers/web/attach?stream=1&stdout=1", "", h);
   Resp r;
+  r.keep_client = true;
   e.resp = &r;
   ApiHandler handler(e);
   handler(q, r);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/server/api_server.h"
+#include "api/server/testing/fakes.h"
 #include "image/registry/auth.h"
 
 namespace berth::api {
@@ -15,77 +16,12 @@ namespace {
 
 using nlohmann::json;
 
-class Req final : public net::http::ServerRequest {
- public:
-  Req(std::string method, std::string target, std::string body = "", net::http::Headers h = {}) : body_(std::move(body)) {
-    method_ = std::move(method);
-    target_ = std::move(target);
-    remote_ = "test";
-    headers_ = std::move(h);
-    content_length_ = body_.size();
-  }
-  Result<size_t> read_body(char* buf, size_t n) override {
-    size_t k = std::min({n, body_.size() - pos_, size_t{1000}});  // small reads, like a chunked body
-    std::memcpy(buf, body_.data() + pos_, k);
-    pos_ += k;
-    return k;
-  }
+using Resp = testing::FakeResponse;
 
- private:
-  std::string body_;
-  size_t pos_ = 0;
-};
-
-class Resp final : public net::http::ServerResponse {
- public:
-  Status send(int s, const net::http::Headers& h, std::string_view b, std::optional<uint64_t>) override {
-    status = s;
-    headers = h;
-    body = std::string(b);
-    sent_ = true;
-    return ok();
-  }
-  Status send_file(int, const net::http::Headers&, int, uint64_t, uint64_t) override {
-    return fail(Errc::Unimplemented, "no files");
-  }
-  bool sent() const override { return sent_; }
-  Status begin_stream(int s, const net::http::Headers& h) override {
-    status = s;
-    headers = h;
-    sent_ = streaming = true;
-    return ok();
-  }
-  Status write(std::string_view d) override {
-    chunks.emplace_back(d);
-    body += d;
-    return ok();
-  }
-  Status end_stream() override {
-    ended = true;
-    return ok();
-  }
-  json body_json() const { return json::parse(body); }
-  // A JSON-message stream: one object per line.
-  std::vector<json> lines() const {
-    std::vector<json> out;
-    size_t p = 0;
-    while (p < body.size()) {
-      auto e = body.find('\n', p);
-      auto l = body.substr(p, e - p);
-      if (!l.empty() && l != "\r") out.push_back(json::parse(l));
-      p = e == std::string::npos ? body.size() : e + 1;
-    }
-    return out;
-  }
-
-  int status = 0;
-  net::http::Headers headers;
-  std::string body;
-  std::vector<std::string> chunks;
-  bool streaming = false, ended = false;
-
- private:
-  bool sent_ = false;
+// Small reads, like a chunked body arriving in pieces.
+struct Req : testing::FakeRequest {
+  Req(std::string method, std::string target, std::string body = "", net::http::Headers h = {})
+      : FakeRequest(std::move(method), std::move(target), std::move(body), std::move(h), false, 1000) {}
 };
 
 class Fake final : public engine::Engine {

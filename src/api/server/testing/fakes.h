@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/engine.h"
@@ -18,7 +21,7 @@ namespace berth::api::testing {
 
 // A request whose body comes from a string. `chunked` leaves Content-Length unset (as a chunked request
 // does); `read_size` caps each read_body() (small reads, as a body arriving in pieces).
-class FakeRequest final : public net::http::ServerRequest {
+class FakeRequest : public net::http::ServerRequest {
  public:
   FakeRequest(std::string method, std::string target, std::string body = "", net::http::Headers headers = {},
               bool chunked = false, size_t read_size = 0)
@@ -44,23 +47,44 @@ class FakeRequest final : public net::http::ServerRequest {
   size_t read_size_ = 0;
 };
 
-// Records what the handler replied: a plain response, a stream (chunks), or a hijack.
+// Records what the handler replied: a plain response, a stream (chunks), or a hijack. Safe to read under `mu`
+// while a handler runs on another thread; `cv` is notified when the stream begins and at the hijack.
+//
+// hijack() hands out one end of a socketpair. By default the far end is closed at once (the client "sent" EOF
+// and reads nothing, so a pump ends) and the response closes the handed-out end when destroyed, as the server
+// does. With `keep_client` the test plays the client on `client_fd` and owns both ends (`server_fd` too), and
+// `hijack_early` is what the client sent after the request (the route reads it first).
 class FakeResponse final : public net::http::ServerResponse {
  public:
   FakeResponse() = default;
   FakeResponse(const FakeResponse&) = delete;
   FakeResponse& operator=(const FakeResponse&) = delete;
-  FakeResponse(FakeResponse&& o) noexcept
-      : status(o.status), headers(std::move(o.headers)), body(std::move(o.body)), chunks(std::move(o.chunks)),
-        sends(o.sends), streaming(o.streaming), ended(o.ended), hijacked(o.hijacked), peer_is_gone(o.peer_is_gone),
-        hijack_fd_(o.hijack_fd_) {
-    o.hijack_fd_ = -1;
+  FakeResponse(FakeResponse&& o) noexcept { *this = std::move(o); }
+  FakeResponse& operator=(FakeResponse&& o) noexcept {
+    if (this == &o) return *this;
+    if (hijack_fd_ >= 0) ::close(hijack_fd_);
+    status = o.status;
+    headers = std::move(o.headers);
+    body = std::move(o.body);
+    chunks = std::move(o.chunks);
+    sends = o.sends;
+    streaming = o.streaming;
+    ended = o.ended;
+    hijacked = o.hijacked;
+    peer_is_gone = o.peer_is_gone;
+    keep_client = o.keep_client;
+    hijack_early = std::move(o.hijack_early);
+    client_fd = o.client_fd;
+    server_fd = o.server_fd;
+    hijack_fd_ = std::exchange(o.hijack_fd_, -1);
+    return *this;
   }
   ~FakeResponse() override {
     if (hijack_fd_ >= 0) ::close(hijack_fd_);
   }
 
   Status send(int s, const net::http::Headers& h, std::string_view b, std::optional<uint64_t>) override {
+    std::lock_guard lk(mu);
     status = s;
     headers = h;
     body = std::string(b);
@@ -72,35 +96,45 @@ class FakeResponse final : public net::http::ServerResponse {
   }
   bool sent() const override { return sends > 0 || streaming || hijacked; }
   Status begin_stream(int s, const net::http::Headers& h) override {
+    std::lock_guard lk(mu);
     if (sent()) return fail(Errc::FailedPrecondition, "response already started");
     status = s;
     headers = h;
     streaming = true;
+    cv.notify_all();
     return ok();
   }
   Status write(std::string_view d) override {
+    std::lock_guard lk(mu);
     if (!streaming) return fail(Errc::FailedPrecondition, "write() before begin_stream()");
     chunks.emplace_back(d);
     body += d;
     return ok();
   }
   Status end_stream() override {
+    std::lock_guard lk(mu);
     if (!streaming) return fail(Errc::FailedPrecondition, "end_stream() before begin_stream()");
     ended = true;
     return ok();
   }
   bool peer_gone() const override { return peer_is_gone; }
-  // A connected socket whose peer is already closed: the client "sent" EOF and reads nothing.
   Result<Hijacked> hijack(int s, const net::http::Headers& h) override {
+    std::lock_guard lk(mu);
     if (sent()) return fail(Errc::FailedPrecondition, "response already started");
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) return fail_errno("socketpair");
-    ::close(sv[1]);
-    hijack_fd_ = sv[0];
+    if (keep_client) {
+      client_fd = sv[1];
+      server_fd = sv[0];
+    } else {
+      ::close(sv[1]);
+      hijack_fd_ = sv[0];
+    }
     status = s;
     headers = h;
     hijacked = true;
-    return Hijacked{sv[0], ""};
+    cv.notify_all();
+    return Hijacked{sv[0], hijack_early};
   }
 
   nlohmann::json body_json() const { return nlohmann::json::parse(body); }
@@ -117,6 +151,8 @@ class FakeResponse final : public net::http::ServerResponse {
     return out;
   }
 
+  std::mutex mu;
+  std::condition_variable cv;
   int status = 0;
   net::http::Headers headers;
   std::string body;
@@ -124,6 +160,9 @@ class FakeResponse final : public net::http::ServerResponse {
   int sends = 0;  // more than one = a handler replied twice
   bool streaming = false, ended = false, hijacked = false;
   bool peer_is_gone = false;
+  bool keep_client = false;
+  std::string hijack_early;
+  int client_fd = -1, server_fd = -1;
 
  private:
   int hijack_fd_ = -1;
