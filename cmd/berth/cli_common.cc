@@ -82,6 +82,72 @@ int report(const Error& e) {
 
 bool is_tty(int fd) { return ::isatty(fd) == 1; }
 
+int for_each(Command& cmd, const std::function<Status(ApiClient&, const std::string&)>& op, bool print) {
+  auto api = cmd.api();
+  if (!api) return report(api.error());
+  int failed = 0;
+  for (const auto& a : cmd.args) {
+    auto st = op(**api, a);
+    if (!st) {
+      report(st.error());
+      failed = 1;
+      continue;
+    }
+    if (print) std::printf("%s\n", a.c_str());
+  }
+  return failed;
+}
+
+Status add_filters(Query& q, const std::vector<std::string>& filters) {
+  auto f = BERTH_TRY(api::client::encode_filters(filters));
+  if (!f.empty()) q.emplace_back("filters", std::move(f));
+  return ok();
+}
+
+bool confirm(std::string_view what) {
+  std::printf("WARNING! This will remove%.*s\nAre you sure you want to continue? [y/N] ",
+              static_cast<int>(what.size()), what.data());
+  std::fflush(stdout);
+  char buf[16] = {};
+  return std::fgets(buf, sizeof buf, stdin) && (buf[0] == 'y' || buf[0] == 'Y');
+}
+
+void print_deleted(const char* title, const json& items, bool blank_after) {
+  if (!items.is_array() || items.empty()) return;
+  std::printf("%s:\n", title);
+  for (const auto& e : items) {
+    if (e.is_string()) {
+      std::printf("%s\n", e.get<std::string>().c_str());
+    } else if (e.is_object()) {
+      if (e.contains("Untagged")) std::printf("untagged: %s\n", e["Untagged"].get<std::string>().c_str());
+      if (e.contains("Deleted")) std::printf("deleted: %s\n", e["Deleted"].get<std::string>().c_str());
+    }
+  }
+  if (blank_after) std::printf("\n");
+}
+
+PruneCommand::PruneCommand(std::string usage, const char* filter_help) : Command(std::move(usage)) {
+  flags.add_bool("f,force", &force, "do not prompt for confirmation");
+  flags.add_list("filter", &filters, filter_help);
+}
+
+int PruneCommand::run(std::string_view what, const std::string& path, const char* list_key,
+                      const char* title) {
+  if (!force && !confirm(what)) return 0;
+  auto client = api();
+  if (!client) return report(client.error());
+  Query q;
+  if (auto st = add_filters(q, filters); !st) return report(st.error());
+  auto r = (*client)->post(path, q);
+  if (!r) return report(r.error());
+  bool total = r->contains("SpaceReclaimed");
+  print_deleted(title, (*r)[list_key], total);
+  if (total)
+    std::printf("Total reclaimed space: %s\n",
+                api::client::human_size(r->value("SpaceReclaimed", 0.0)).c_str());
+  return 0;
+}
+
 std::string short_id(std::string_view id) {
   if (id.starts_with("sha256:")) id.remove_prefix(7);
   return std::string(id.substr(0, 12));

@@ -50,6 +50,32 @@ struct Command {
 
 // Prints "berth: <message>" (or the daemon's error as docker prints it) to stderr; returns 1.
 int report(const Error& e);
+
+// Runs op on each argument (docker's "for each container/volume" commands), printing the argument on success
+// and reporting each failure; returns 1 when any failed.
+int for_each(Command& cmd, const std::function<Status(ApiClient&, const std::string&)>& op,
+             bool print = true);
+
+// The filters query parameter (docker's JSON filter map) for KEY=VALUE filters; none when there are none.
+Status add_filters(Query& q, const std::vector<std::string>& filters);
+
+// docker's prompt before a removal: "WARNING! This will remove<what>" then "Are you sure you want to
+// continue? [y/N] "; true on y/Y. `what` carries its own lead (" all stopped containers." or ":\n  - ...").
+bool confirm(std::string_view what);
+
+// A prune command (container, image, volume, network prune): -f/--force and --filter, then run(): the prompt
+// unless forced, POST `path` with the filters, and docker's report: "<title>:" and the deleted items (image
+// items as "untagged: X" / "deleted: Y") and, unless the reply has no SpaceReclaimed (networks), "Total
+// reclaimed space: ...".
+struct PruneCommand : Command {
+  bool force = false;
+  std::vector<std::string> filters;
+  explicit PruneCommand(std::string usage, const char* filter_help = "provide filter values");
+  int run(std::string_view what, const std::string& path, const char* list_key, const char* title);
+};
+// The deleted-items part of a prune report (nothing for an empty list); `blank_after` adds the blank line
+// docker prints before the total.
+void print_deleted(const char* title, const json& items, bool blank_after = true);
 bool is_tty(int fd);
 
 std::string short_id(std::string_view id);

@@ -20,23 +20,6 @@ namespace {
 
 using api::client::human_size;
 
-// Runs op on each argument (docker's "for each container" commands); prints the argument on success.
-int for_each(Command& cmd, const std::function<Status(ApiClient&, const std::string&)>& op, bool print = true) {
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  int failed = 0;
-  for (const auto& a : cmd.args) {
-    auto st = op(**api, a);
-    if (!st) {
-      report(st.error());
-      failed = 1;
-      continue;
-    }
-    if (print) std::printf("%s\n", a.c_str());
-  }
-  return failed;
-}
-
 std::string format_ports(const json& ports) {
   std::vector<std::string> out;
   if (!ports.is_array()) return "";
@@ -289,30 +272,31 @@ int inspect_main(int argc, char** argv) {
   return failed;
 }
 
-int stop_main(int argc, char** argv) {
-  Command cmd("berth stop [OPTIONS] CONTAINER [CONTAINER...]");
+namespace {
+
+// stop and restart: the same flags (-t seconds before SIGKILL, -s signal), one call per container.
+int stop_like(int argc, char** argv, const char* usage,
+              Status (*op)(ApiClient&, const std::string&, int, const std::string&)) {
+  Command cmd(usage);
   int64_t t = -1;
   std::string sig;
   cmd.flags.add_int("t,time", &t, "seconds to wait before killing the container");
   cmd.flags.add_string("s,signal", &sig, "signal to send to the container");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
-  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    return api::client::container_stop(api, c, static_cast<int>(t), sig);
-  });
+  return for_each(cmd,
+                  [&](ApiClient& api, const std::string& c) { return op(api, c, static_cast<int>(t), sig); });
+}
+
+}  // namespace
+
+int stop_main(int argc, char** argv) {
+  return stop_like(argc, argv, "berth stop [OPTIONS] CONTAINER [CONTAINER...]", api::client::container_stop);
 }
 
 int restart_main(int argc, char** argv) {
-  Command cmd("berth restart [OPTIONS] CONTAINER [CONTAINER...]");
-  int64_t t = -1;
-  std::string sig;
-  cmd.flags.add_int("t,time", &t, "seconds to wait before killing the container");
-  cmd.flags.add_string("s,signal", &sig, "signal to send to the container");
-  int rc = 0;
-  if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
-  return for_each(cmd, [&](ApiClient& api, const std::string& c) -> Status {
-    return api::client::container_restart(api, c, static_cast<int>(t), sig);
-  });
+  return stop_like(argc, argv, "berth restart [OPTIONS] CONTAINER [CONTAINER...]",
+                   api::client::container_restart);
 }
 
 int kill_main(int argc, char** argv) {
@@ -492,34 +476,10 @@ int export_main(int argc, char** argv) {
 }
 
 int container_prune_main(int argc, char** argv) {
-  Command cmd("berth container prune [OPTIONS]");
-  bool force = false;
-  std::vector<std::string> filters;
-  cmd.flags.add_bool("f,force", &force, "do not prompt for confirmation");
-  cmd.flags.add_list("filter", &filters, "provide filter values (e.g. 'until=<timestamp>')");
+  PruneCommand cmd("berth container prune [OPTIONS]", "provide filter values (e.g. 'until=<timestamp>')");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  if (!force) {
-    std::printf("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-    std::fflush(stdout);
-    char buf[16] = {};
-    if (!std::fgets(buf, sizeof buf, stdin) || (buf[0] != 'y' && buf[0] != 'Y')) return 0;
-  }
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  Query q;
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
-  auto r = (*api)->post("/containers/prune", q);
-  if (!r) return report(r.error());
-  if ((*r)["ContainersDeleted"].is_array() && !(*r)["ContainersDeleted"].empty()) {
-    std::printf("Deleted Containers:\n");
-    for (const auto& id : (*r)["ContainersDeleted"]) std::printf("%s\n", id.get<std::string>().c_str());
-    std::printf("\n");
-  }
-  std::printf("Total reclaimed space: %s\n", human_size(r->value("SpaceReclaimed", 0.0)).c_str());
-  return 0;
+  return cmd.run(" all stopped containers.", "/containers/prune", "ContainersDeleted", "Deleted Containers");
 }
 
 // ---- stats ---------------------------------------------------------------------------------------------------

@@ -75,9 +75,7 @@ int images_main(int argc, char** argv) {
   if (cmd.args.size() == 1) filters.push_back("reference=" + cmd.args[0]);
   Query q;
   if (all) q.emplace_back("all", "1");
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
+  if (auto st = add_filters(q, filters); !st) return report(st.error());
   auto list = (*api)->get("/images/json", q);
   if (!list) return report(list.error());
   std::vector<json> rows;
@@ -325,37 +323,15 @@ int load_main(int argc, char** argv) {
 }
 
 int image_prune_main(int argc, char** argv) {
-  Command cmd("berth image prune [OPTIONS]");
-  bool force = false, all = false;
-  std::vector<std::string> filters;
-  cmd.flags.add_bool("f,force", &force, "do not prompt for confirmation");
+  PruneCommand cmd("berth image prune [OPTIONS]");
+  bool all = false;
   cmd.flags.add_bool("a,all", &all, "remove all unused images, not just dangling ones");
-  cmd.flags.add_list("filter", &filters, "provide filter values");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  if (!force) {
-    std::printf("WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] ");
-    std::fflush(stdout);
-    char buf[16] = {};
-    if (!std::fgets(buf, sizeof buf, stdin) || (buf[0] != 'y' && buf[0] != 'Y')) return 0;
-  }
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  filters.push_back(all ? "dangling=false" : "dangling=true");
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  auto r = (*api)->post("/images/prune", {{"filters", *f}});
-  if (!r) return report(r.error());
-  if ((*r)["ImagesDeleted"].is_array() && !(*r)["ImagesDeleted"].empty()) {
-    std::printf("Deleted Images:\n");
-    for (const auto& e : (*r)["ImagesDeleted"]) {
-      if (e.contains("Untagged")) std::printf("untagged: %s\n", e["Untagged"].get<std::string>().c_str());
-      if (e.contains("Deleted")) std::printf("deleted: %s\n", e["Deleted"].get<std::string>().c_str());
-    }
-    std::printf("\n");
-  }
-  std::printf("Total reclaimed space: %s\n", human_size(r->value("SpaceReclaimed", 0.0)).c_str());
-  return 0;
+  cmd.filters.push_back(all ? "dangling=false" : "dangling=true");
+  return cmd.run(
+      all ? " all images without at least one container associated to them." : " all dangling images.",
+      "/images/prune", "ImagesDeleted", "Deleted Images");
 }
 
 }  // namespace berth::cli

@@ -19,13 +19,6 @@ json kv_map(const std::vector<std::string>& kvs) {
   return m;
 }
 
-bool confirm(const char* what) {
-  std::printf("WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", what);
-  std::fflush(stdout);
-  char buf[16] = {};
-  return std::fgets(buf, sizeof buf, stdin) && (buf[0] == 'y' || buf[0] == 'Y');
-}
-
 int inspect_objects(Command& cmd, const std::string& prefix, const std::string& format, const char* kind) {
   auto api = cmd.api();
   if (!api) return report(api.error());
@@ -100,9 +93,7 @@ int volume_ls(int argc, char** argv) {
   auto api = cmd.api();
   if (!api) return report(api.error());
   Query q;
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
+  if (auto st = add_filters(q, filters); !st) return report(st.error());
   auto r = (*api)->get("/volumes", q);
   if (!r) return report(r.error());
   std::vector<json> rows;
@@ -139,47 +130,21 @@ int volume_rm(int argc, char** argv) {
   cmd.flags.add_bool("f,force", &force, "force the removal of one or more volumes");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 1)) return rc;
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  int failed = 0;
-  for (const auto& v : cmd.args) {
-    auto r = (*api)->call("DELETE", "/volumes/" + v, force ? Query{{"force", "1"}} : Query{});
-    if (!r) {
-      report(r.error());
-      failed = 1;
-      continue;
-    }
-    std::printf("%s\n", v.c_str());
-  }
-  return failed;
+  return for_each(cmd, [&](ApiClient& api, const std::string& v) -> Status {
+    BERTH_TRY(api.call("DELETE", "/volumes/" + v, force ? Query{{"force", "1"}} : Query{}));
+    return ok();
+  });
 }
 
 int volume_prune(int argc, char** argv) {
-  Command cmd("berth volume prune [OPTIONS]");
-  bool force = false, all = false;
-  std::vector<std::string> filters;
-  cmd.flags.add_bool("f,force", &force, "do not prompt for confirmation");
+  PruneCommand cmd("berth volume prune [OPTIONS]");
+  bool all = false;
   cmd.flags.add_bool("a,all", &all, "remove all unused volumes, not just anonymous ones");
-  cmd.flags.add_list("filter", &filters, "provide filter values");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  if (!force && !confirm("all local volumes not used by at least one container")) return 0;
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  if (all) filters.push_back("all=true");
-  Query q;
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
-  auto r = (*api)->post("/volumes/prune", q);
-  if (!r) return report(r.error());
-  if ((*r)["VolumesDeleted"].is_array() && !(*r)["VolumesDeleted"].empty()) {
-    std::printf("Deleted Volumes:\n");
-    for (const auto& v : (*r)["VolumesDeleted"]) std::printf("%s\n", v.get<std::string>().c_str());
-    std::printf("\n");
-  }
-  std::printf("Total reclaimed space: %s\n", api::client::human_size(r->value("SpaceReclaimed", 0.0)).c_str());
-  return 0;
+  if (all) cmd.filters.push_back("all=true");
+  return cmd.run(" all local volumes not used by at least one container.", "/volumes/prune", "VolumesDeleted",
+                 "Deleted Volumes");
 }
 
 int network_create(int argc, char** argv) {
@@ -242,9 +207,7 @@ int network_ls(int argc, char** argv) {
   auto api = cmd.api();
   if (!api) return report(api.error());
   Query q;
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
+  if (auto st = add_filters(q, filters); !st) return report(st.error());
   auto r = (*api)->get("/networks", q);
   if (!r) return report(r.error());
   std::vector<json> rows;
@@ -335,27 +298,11 @@ int network_disconnect(int argc, char** argv) {
 }
 
 int network_prune(int argc, char** argv) {
-  Command cmd("berth network prune [OPTIONS]");
-  bool force = false;
-  std::vector<std::string> filters;
-  cmd.flags.add_bool("f,force", &force, "do not prompt for confirmation");
-  cmd.flags.add_list("filter", &filters, "provide filter values");
+  PruneCommand cmd("berth network prune [OPTIONS]");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  if (!force && !confirm("all custom networks not used by at least one container")) return 0;
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  Query q;
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
-  auto r = (*api)->post("/networks/prune", q);
-  if (!r) return report(r.error());
-  if ((*r)["NetworksDeleted"].is_array() && !(*r)["NetworksDeleted"].empty()) {
-    std::printf("Deleted Networks:\n");
-    for (const auto& v : (*r)["NetworksDeleted"]) std::printf("%s\n", v.get<std::string>().c_str());
-  }
-  return 0;
+  return cmd.run(" all custom networks not used by at least one container.", "/networks/prune",
+                 "NetworksDeleted", "Deleted Networks");
 }
 
 struct Sub {

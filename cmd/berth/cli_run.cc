@@ -123,6 +123,36 @@ class SignalProxy {
   bool tty_, proxy_;
 };
 
+// The attached part of run, start -a, attach and exec once the stream is up: the terminal size sent and the
+// signal proxy started, the local terminal raw when it is one and stdin is attached, then stdin/stdout/stderr
+// pumped until the daemon closes the stream. Detaching with the detach keys exits 0 at once, as docker does
+// (the container goes on). `proxy` must live until the process exits (its thread keeps running).
+Status pump_attached(SignalProxy& proxy, Hijacked& hj, bool tty, bool in, const std::string& keys) {
+  proxy.resize();
+  proxy.start();
+  RawTerminal term;
+  bool tty_in = tty && in && is_tty(0);
+  if (tty_in) term.enable(0);
+  auto pumped = api::client::pump_hijacked(hj, in ? 0 : -1, tty, 1, 2, tty_in ? keys : std::string());
+  term.restore();
+  if (!pumped && pumped.error().code() == Errc::Canceled) {
+    std::fflush(stdout);
+    std::fputs("\n", stderr);
+    ::_exit(0);
+  }
+  return pumped;
+}
+
+// Exits with the container's exit code, or with 125 after saying why there is none.
+[[noreturn]] void exit_with(const Result<int>& code, const char* prefix) {
+  std::fflush(stdout);
+  if (!code) {
+    std::fprintf(stderr, "%s%s\n", prefix, code.error().message().c_str());
+    ::_exit(125);
+  }
+  ::_exit(*code);
+}
+
 // ---- create ------------------------------------------------------------------------------------------------
 struct RunOptions {
   bool detach = false, interactive = false, tty = false, rm = false, init = false, read_only = false;
@@ -597,8 +627,6 @@ int run_main(int argc, char** argv) {
   if (!w) return fatal("run", w.error(), 125);
 
   SignalProxy::block_all();
-  RawTerminal term;
-  bool tty_in = o.tty && in && is_tty(0);
   auto st = api::client::container_start(api, id);
   if (!st) {
     hj->fd.reset();
@@ -607,24 +635,9 @@ int run_main(int argc, char** argv) {
     return fatal("run", st.error(), start_error_exit_code(st.error().message()));
   }
   SignalProxy proxy(cmd.host, id, "", o.tty, o.sig_proxy);
-  proxy.resize();
-  proxy.start();
-  if (tty_in) term.enable(0);
-  auto pumped = api::client::pump_hijacked(*hj, in ? 0 : -1, o.tty, 1, 2, tty_in ? keys : std::string());
-  term.restore();
-  if (!pumped && pumped.error().code() == Errc::Canceled) {
-    std::fflush(stdout);
-    std::fputs("\n", stderr);
-    ::_exit(0);  // detached: the container goes on
-  }
+  auto pumped = pump_attached(proxy, *hj, o.tty, in, keys);
   if (!pumped) std::fprintf(stderr, "berth run: %s\n", pumped.error().message().c_str());
-  auto code = wait_exit_code(**w);
-  std::fflush(stdout);
-  if (!code) {
-    std::fprintf(stderr, "berth run: %s\n", code.error().message().c_str());
-    ::_exit(125);
-  }
-  ::_exit(*code);
+  exit_with(wait_exit_code(**w), "berth run: ");
 }
 
 int create_main(int argc, char** argv) {
@@ -665,26 +678,9 @@ static int attach_and_wait(Command& cmd, ApiClient& api, const std::string& name
     if (!st) return report(st.error());
   }
   SignalProxy proxy(cmd.host, id, "", tty, sig_proxy);
-  proxy.resize();
-  proxy.start();
-  RawTerminal term;
-  bool tty_in = tty && in && is_tty(0);
-  if (tty_in) term.enable(0);
-  auto pumped = api::client::pump_hijacked(*hj, in ? 0 : -1, tty, 1, 2, tty_in ? *keys : std::string());
-  term.restore();
-  if (!pumped && pumped.error().code() == Errc::Canceled) {
-    std::fflush(stdout);
-    std::fputs("\n", stderr);
-    ::_exit(0);
-  }
+  auto pumped = pump_attached(proxy, *hj, tty, in, *keys);
   if (!pumped) std::fprintf(stderr, "%s\n", pumped.error().message().c_str());
-  auto code = wait_exit_code(**w);
-  std::fflush(stdout);
-  if (!code) {
-    std::fprintf(stderr, "%s\n", code.error().message().c_str());
-    ::_exit(125);
-  }
-  ::_exit(*code);
+  exit_with(wait_exit_code(**w), "");
 }
 
 int start_main(int argc, char** argv) {
@@ -789,18 +785,7 @@ int exec_main(int argc, char** argv) {
   if (!hj) return report(hj.error());
   SignalProxy::block_all();
   SignalProxy proxy(cmd.host, info->value("Id", name), eid, tty, false);
-  proxy.resize();
-  proxy.start();
-  RawTerminal term;
-  bool tty_in = tty && interactive && is_tty(0);
-  if (tty_in) term.enable(0);
-  auto pumped = api::client::pump_hijacked(*hj, interactive ? 0 : -1, tty, 1, 2, tty_in ? *keys : std::string());
-  term.restore();
-  if (!pumped && pumped.error().code() == Errc::Canceled) {
-    std::fflush(stdout);
-    std::fputs("\n", stderr);
-    ::_exit(0);
-  }
+  auto pumped = pump_attached(proxy, *hj, tty, interactive, *keys);
   if (!pumped) std::fprintf(stderr, "%s\n", pumped.error().message().c_str());
   auto ins = api::client::exec_inspect(api, eid);
   std::fflush(stdout);

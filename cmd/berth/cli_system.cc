@@ -136,9 +136,7 @@ int events_main(int argc, char** argv) {
     if (!u) return report(u.error());
     q.emplace_back("until", *u);
   }
-  auto f = api::client::encode_filters(filters);
-  if (!f) return report(f.error());
-  if (!f->empty()) q.emplace_back("filters", *f);
+  if (auto st = add_filters(q, filters); !st) return report(st.error());
   std::optional<api::client::Template> tmpl;
   if (!format.empty()) {
     auto t = api::client::Template::parse(format);
@@ -300,15 +298,13 @@ int system_prune_main(int argc, char** argv) {
   cmd.flags.add_list("filter", &filters, "provide filter values");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  if (!force) {
-    std::printf("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n%s"
-                "  - all %s images\n\nAre you sure you want to continue? [y/N] ",
-                volumes ? "  - all anonymous volumes not used by at least one container\n" : "",
-                all ? "images without at least one container associated to them" : "dangling");
-    std::fflush(stdout);
-    char buf[16] = {};
-    if (!std::fgets(buf, sizeof buf, stdin) || (buf[0] != 'y' && buf[0] != 'Y')) return 0;
-  }
+  if (!force &&
+      !confirm(std::string(
+                   ":\n  - all stopped containers\n  - all networks not used by at least one container\n") +
+               (volumes ? "  - all anonymous volumes not used by at least one container\n" : "") +
+               "  - all " + (all ? "images without at least one container associated to them" : "dangling") +
+               " images\n"))
+    return 0;
   auto api = cmd.api();
   if (!api) return report(api.error());
   auto enc = [&](std::vector<std::string> extra) -> Result<Query> {
@@ -318,39 +314,26 @@ int system_prune_main(int argc, char** argv) {
     return s.empty() ? Query{} : Query{{"filters", s}};
   };
   double reclaimed = 0;
-  auto printlist = [](const char* title, const json& arr, const char* key) {
-    if (!arr.is_array() || arr.empty()) return;
-    std::printf("%s:\n", title);
-    for (const auto& e : arr) {
-      if (key && e.is_object()) {
-        if (e.contains("Untagged")) std::printf("untagged: %s\n", e["Untagged"].get<std::string>().c_str());
-        if (e.contains("Deleted")) std::printf("deleted: %s\n", e["Deleted"].get<std::string>().c_str());
-      } else if (e.is_string()) {
-        std::printf("%s\n", e.get<std::string>().c_str());
-      }
-    }
-    std::printf("\n");
-  };
   auto q = enc({});
   if (!q) return report(q.error());
   auto c = (*api)->post("/containers/prune", *q);
   if (!c) return report(c.error());
-  printlist("Deleted Containers", (*c)["ContainersDeleted"], nullptr);
+  print_deleted("Deleted Containers", (*c)["ContainersDeleted"]);
   reclaimed += c->value("SpaceReclaimed", 0.0);
   if (volumes) {
     auto v = (*api)->post("/volumes/prune", *q);
     if (!v) return report(v.error());
-    printlist("Deleted Volumes", (*v)["VolumesDeleted"], nullptr);
+    print_deleted("Deleted Volumes", (*v)["VolumesDeleted"]);
     reclaimed += v->value("SpaceReclaimed", 0.0);
   }
   auto n = (*api)->post("/networks/prune", *q);
   if (!n) return report(n.error());
-  printlist("Deleted Networks", (*n)["NetworksDeleted"], nullptr);
+  print_deleted("Deleted Networks", (*n)["NetworksDeleted"]);
   auto iq = enc({all ? "dangling=false" : "dangling=true"});
   if (!iq) return report(iq.error());
   auto i = (*api)->post("/images/prune", *iq);
   if (!i) return report(i.error());
-  printlist("Deleted Images", (*i)["ImagesDeleted"], "x");
+  print_deleted("Deleted Images", (*i)["ImagesDeleted"]);
   reclaimed += i->value("SpaceReclaimed", 0.0);
   std::printf("Total reclaimed space: %s\n", human_size(reclaimed).c_str());
   return 0;
