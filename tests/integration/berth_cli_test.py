@@ -17,7 +17,6 @@ import pty
 import select
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import berthtest as bt  # noqa: E402
+import daemons as dm  # noqa: E402
 
 DAEMON_KIND = os.environ.get("BERTH_CLI_TEST_DAEMON", "dockerd")
 DOCKERD = os.environ.get("BERTH_DOCKERD", "/usr/sbin/dockerd")
@@ -39,25 +39,6 @@ IMAGE = "berthtest/busybox:latest"
 # At API 1.41 the console size arrives with the resize call after start (as with the docker CLI), so a command
 # that prints it first waits until the terminal has one (a readiness loop, bounded by the test's hang guard).
 WAIT_SIZE = 'while s=$(stty size 2>/dev/null); [ -z "$s" ] || [ "$s" = "0 0" ]; do sleep 0.1; done; '
-
-
-def descendants(root):
-    children = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(p))
-        except (OSError, ValueError, IndexError):
-            pass
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 class Daemon:
@@ -71,25 +52,15 @@ class Daemon:
         self.data_root = os.path.join(self.dir, "data")
         # Short: sockets live under the exec root (a unix socket path has at most 107 bytes).
         self.exec_root = tempfile.mkdtemp(prefix="bc", dir="/tmp")
-        self.log_path = os.path.join(self.dir, "daemon.log")
-        self.log = open(self.log_path, "wb")
-        self.cgroup_parent = f"/{bt.PREFIX}-cli-{os.getpid()}"
+        cgroup_parent = f"/{bt.PREFIX}-cli-{os.getpid()}"
         # A second listener on loopback TCP with mutual TLS (both daemons refuse TCP without it).
-        self.tls = make_certs(os.path.join(self.dir, "tls"))
-        self.tcp = f"tcp://127.0.0.1:{free_port()}"
+        self.tls = dm.make_certs(os.path.join(self.dir, "tls"), "cli-test-ca")
+        self.tcp = f"tcp://127.0.0.1:{dm.free_port()}"
         tls_args = ["-H", self.tcp, "--tlsverify", "--tlscacert", self.tls["ca"], "--tlscert", self.tls["server"],
                     "--tlskey", self.tls["server-key"]]
-        self.fixed_dirs = [p for p in ("/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd")
-                           if not os.path.exists(p)]
+        self.tree = dm.DaemonTree([self.dir, self.exec_root], cgroup_parent, os.path.join(self.dir, "daemon.log"))
         if DAEMON_KIND == "dockerd":
-            cfg = os.path.join(self.dir, "daemon.json")
-            with open(cfg, "w") as f:
-                json.dump({}, f)
-            argv = [DOCKERD, "--host", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
-                    "--pidfile", os.path.join(self.dir, "dockerd.pid"), "--config-file", cfg, "--bridge", "none",
-                    "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
-                    "--userland-proxy=false", "--cgroup-parent", self.cgroup_parent,
-                    "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level", "warn", *tls_args]
+            argv = dm.dockerd_argv(self.dir, self.sock, self.data_root, self.exec_root, cgroup_parent, tls_args)
         else:
             r = subprocess.run([BERTH, "image", "--root", self.data_root, "bootstrap", "busybox"],
                                capture_output=True, text=True)
@@ -97,79 +68,22 @@ class Daemon:
                 raise RuntimeError("berth image bootstrap: " + r.stderr)
             argv = [BERTH, "daemon", "--data-root", self.data_root, "--exec-root", self.exec_root, "-H", self.host,
                     *tls_args]
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = self.tree.start(argv)
         ok = bt.wait_for(lambda: self.proc.poll() is not None or berth(self, "version", timeout=10).returncode == 0,
                          timeout=60, step=0.2)
         if self.proc.poll() is not None or not ok:
             raise RuntimeError(f"{DAEMON_KIND} did not come up: " + self.tail())
 
     def tail(self, n=2000):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return self.tree.tail(n)
 
     def stop(self):
         r = berth(self, "ps", "-aq", timeout=30)
         ids = r.stdout.split()
         if ids:
             berth(self, "rm", "-f", *ids, timeout=60)
-        kids = descendants(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pid in kids:
-            bt.kill_pid(pid)
-        self.log.close()
-        for root in (self.dir, self.exec_root):
-            for mp in sorted(bt.mounts_under(root), key=len, reverse=True):
-                subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+        self.tree.teardown()
         shutil.rmtree(self.exec_root, ignore_errors=True)
-        for p in self.fixed_dirs:
-            try:
-                os.rmdir(p)
-            except OSError:
-                pass
-        for d in bt.cgroup_dirs_named(self.cgroup_parent.strip("/"), max_depth=2):
-            for sub, _, _ in sorted(os.walk(d), key=lambda x: -len(x[0])):
-                try:
-                    os.rmdir(sub)
-                except OSError:
-                    pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def make_certs(d):
-    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate it signed, plus a client
-    certificate from another CA. Returns the file paths by name."""
-    os.makedirs(d)
-
-    def ossl(*a):
-        subprocess.run(["openssl", *a], cwd=d, check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ossl("req", "-x509", *ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=cli-test-ca")
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    for name, ext in (("server", ["-extfile", "san.ext"]), ("client", [])):
-        ossl("req", *ec, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-             "-out", f"{name}.pem", "-days", "1", *ext)
-    ossl("req", "-x509", *ec, "-keyout", "rogue-key.pem", "-out", "rogue.pem", "-days", "1", "-subj", "/CN=rogue")
-    return {n: os.path.join(d, n + ".pem") for n in ("ca", "server", "server-key", "client", "client-key", "rogue",
-                                                     "rogue-key")}
 
 
 def berth_tls(d, *args, cert="client", key="client-key", timeout=120, input=None):
@@ -630,15 +544,9 @@ def steps(d, env):
     r2 = berth(d, "images", "-q", IMAGE)
     yield ("load -i", r.returncode == 0 and "Loaded image" in r.stdout and r2.stdout.strip() != "", short(r))
 
-    reg = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root",
-                            os.path.join(env.tmp, "registry")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           text=True)
+    reg, host = dm.start_berth_registry(os.path.join(env.tmp, "registry"))
     try:
-        line = reg.stdout.readline()
-        if " port " not in line:
-            raise RuntimeError(f"berth registry serve did not start: {line!r}")
-        port = line.split(" port ")[1].split(",")[0].strip()
-        ref = f"127.0.0.1:{port}/berthtest/bb:v1"
+        ref = f"{host}/berthtest/bb:v1"
         berth(d, "tag", IMAGE, ref)
         r = berth(d, "push", ref)
         yield ("push to berth registry serve (progress stream)", r.returncode == 0 and "digest: sha256:" in r.stdout,

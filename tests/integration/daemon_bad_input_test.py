@@ -17,7 +17,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,8 +27,9 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import berthtest as bt  # noqa: E402
+import daemons as dm  # noqa: E402
 
-BERTH = os.path.join(bt.BUILD_DIR, "cmd", "berth", "berth")
+BERTH = dm.BERTH
 MAX_BODY = 1 << 20
 PREFIX = "badinput"  # names of everything this suite creates
 
@@ -172,21 +172,12 @@ class Daemon:
         self.proc = None
 
     def start(self):
-        log = open(os.path.join(self.tmp, "daemon.log"), "a")
-        self.proc = subprocess.Popen([BERTH, "daemon", "--data-root", self.data, "--exec-root", self.exec_root,
-                                      "-H", "unix://" + self.sock, "--log-format", "text"],
-                                     stdout=log, stderr=subprocess.STDOUT)
-        bt.wait_for(lambda: self.proc.poll() is not None or self.ping(), timeout=30)
+        self.proc = dm.start_berth_daemon(self.data, self.exec_root, self.sock, os.path.join(self.tmp, "daemon.log"),
+                                          ["--log-format", "text"], ready=self.ping)
         return self.ping()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        dm.stop_daemon(self.proc, timeout=60)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -662,12 +653,8 @@ class Suite:
         return ok and running, f"{detail}; container still running: {running}"
 
     def pull_disconnect(self):
-        reg = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root",
-                                os.path.join(self.tmp, "registry")], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+        reg, host = dm.start_berth_registry(os.path.join(self.tmp, "registry"))
         try:
-            line = reg.stdout.readline()
-            host = "127.0.0.1:" + line.split(" port ")[1].split(",")[0]
             auth = {"X-Registry-Auth": base64.urlsafe_b64encode(b"{}").decode()}
             r = self.d.call("POST", f"/v1.41/images/busybox/tag?repo={q(host + '/badinput-bb')}&tag=v1")
             if not r or r.status != 201:

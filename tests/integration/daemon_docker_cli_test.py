@@ -20,71 +20,33 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 
-BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-BERTH = os.path.join(BUILD, "cmd/berth/berth")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemons as dm  # noqa: E402
+from daemons import BERTH, FAILURES, check, finish  # noqa: E402
+
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
 
 
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def make_certs(d):
-    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA."""
-    def ossl(*a):
-        subprocess.run(["openssl"] + list(a), cwd=d, check=True, capture_output=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ossl("req", "-x509", *ec, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=engine-test-ca")
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    for name, ext in (("server", ["-extfile", "san.ext"]), ("client", [])):
-        ossl("req", *ec, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-             "-out", f"{name}.pem", "-days", "1", *ext)
-    # a second CA whose client certificate the daemon must reject
-    ossl("req", "-x509", *ec, "-keyout", "rogue-key.pem", "-out", "rogue.pem", "-days", "1", "-subj", "/CN=rogue")
-
-
 def tls_checks(tmp, data, env):
     if not shutil.which("openssl"):
         print("skip: TCP/TLS checks (openssl missing)")
         return
-    d = os.path.join(tmp, "tls")
-    os.makedirs(d)
-    make_certs(d)
-    port = free_port()
-    p = lambda n: os.path.join(d, n)
+    certs = dm.make_certs(os.path.join(tmp, "tls"), "engine-test-ca")
+    port = dm.free_port()
+    p = lambda n: certs[n.removesuffix(".pem")]
     log = open(os.path.join(tmp, "daemon-tls.log"), "w")
-    dm = subprocess.Popen([BERTH, "daemon", "--data-root", os.path.join(tmp, "data-tls"), "--exec-root",
-                           os.path.join(tmp, "exec-tls"), "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
-                           "--tlscacert", p("ca.pem"), "--tlscert", p("server.pem"), "--tlskey", p("server-key.pem")],
-                          stdout=log, stderr=subprocess.STDOUT)
+    tls_daemon = subprocess.Popen([BERTH, "daemon", "--data-root", os.path.join(tmp, "data-tls"), "--exec-root",
+                                   os.path.join(tmp, "exec-tls"), "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
+                                   "--tlscacert", p("ca.pem"), "--tlscert", p("server.pem"), "--tlskey",
+                                   p("server-key.pem")], stdout=log, stderr=subprocess.STDOUT)
     try:
-        for _ in range(200):  # readiness poll
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if dm.poll() is not None:
-                    break
-                time.sleep(0.05)
+        dm.poll(lambda: tls_daemon.poll() is not None
+                or socket.socket().connect_ex(("127.0.0.1", port)) == 0)
         r = run([DOCKER, "--tlsverify", "--tlscacert", p("ca.pem"), "--tlscert", p("client.pem"), "--tlskey",
                  p("client-key.pem"), "-H", f"tcp://127.0.0.1:{port}", "version", "--format", "{{.Server.APIVersion}}"],
                 env=env)
@@ -98,38 +60,8 @@ def tls_checks(tmp, data, env):
                  f"https://127.0.0.1:{port}/_ping"])
         check(r.returncode == 0 and r.stdout == "OK", "client certificate from the CA is accepted")
     finally:
-        dm.send_signal(signal.SIGTERM)
-        check(dm.wait(timeout=30) == 0, "TLS daemon exits 0 on SIGTERM")
-
-
-def poll(fn, attempts=200, delay=0.05):
-    """Readiness poll (not a timed assertion): fn() until truthy or attempts run out."""
-    for _ in range(attempts):
-        v = fn()
-        if v:
-            return v
-        time.sleep(delay)
-    return fn()
-
-
-def start_daemon(data, execroot, sock, logpath, extra=()):
-    log = open(logpath, "a")
-    d = subprocess.Popen([BERTH, "daemon", "--data-root", data, "--exec-root", execroot, "-H", "unix://" + sock,
-                          *extra], stdout=log, stderr=subprocess.STDOUT)
-
-    def accepting():
-        if d.poll() is not None:
-            return True
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(sock)  # a stale socket file from a killed daemon refuses
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
-    poll(accepting)
-    return d
+        tls_daemon.send_signal(signal.SIGTERM)
+        check(tls_daemon.wait(timeout=30) == 0, "TLS daemon exits 0 on SIGTERM")
 
 
 def container_scenario(tmp, env):
@@ -141,9 +73,9 @@ def container_scenario(tmp, env):
     logpath = os.path.join(tmp, "daemon-containers.log")
     r = run([BERTH, "image", "--root", data, "bootstrap", "busybox"])
     check(r.returncode == 0, f"containers: bootstrap busybox ({r.stderr.strip()})")
-    reg_port = free_port()
+    reg_port = dm.free_port()
     extra = ("--insecure-registry", f"127.0.0.1:{reg_port}")
-    daemon = start_daemon(data, execroot, sock, logpath, extra)
+    daemon = dm.start_berth_daemon(data, execroot, sock, logpath, extra)
     H = [DOCKER, "-H", "unix://" + sock]
     reg = None
     ran = []
@@ -252,7 +184,7 @@ def container_scenario(tmp, env):
         check(r.returncode != 0 and "cannot remove a running container" in r.stderr, "rm of a running container is refused")
         r = d("kill", "web")
         check(r.returncode == 0, "kill")
-        poll(lambda: inspect("web", "{{.State.Running}}") == "false")
+        dm.poll(lambda: inspect("web", "{{.State.Running}}") == "false")
         r = d("kill", "web")
         check(r.returncode != 0 and "is not running" in r.stderr, "kill of a stopped container -> 409")
         r = d("rm", "web")
@@ -268,12 +200,12 @@ def container_scenario(tmp, env):
 
         # restart policy after a crash
         r = d("run", "-d", "--name", "crash", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
-        ok = poll(lambda: inspect("crash", "{{.RestartCount}} {{.State.Status}}") == "2 exited", attempts=400)
+        ok = dm.poll(lambda: inspect("crash", "{{.RestartCount}} {{.State.Status}}") == "2 exited", attempts=400)
         check(r.returncode == 0 and ok, f"on-failure:2 restarts twice then stays exited ({inspect('crash', '{{.RestartCount}} {{.State.Status}}')})")
         # health status
         r = d("run", "-d", "--name", "hc", "--health-cmd", "test -e /tmp/ok || touch /tmp/ok", "--health-interval", "200ms",
               "--health-retries", "1", "busybox", "sh", "-c", "while true; do sleep 1; done")
-        ok = poll(lambda: inspect("hc", "{{.State.Health.Status}}") == "healthy", attempts=400)
+        ok = dm.poll(lambda: inspect("hc", "{{.State.Health.Status}}") == "healthy", attempts=400)
         check(r.returncode == 0 and ok, f"health status healthy ({inspect('hc', '{{.State.Health.Status}}')})")
         # memory limit -> OOMKilled
         r = d("run", "--name", "oom", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c", "x=a; while true; do x=$x$x; done")
@@ -286,9 +218,7 @@ def container_scenario(tmp, env):
         check(r.returncode == 0 and os.path.getsize(archive) > 0, f"save ({r.stderr.strip()})")
         r = d("load", "-i", archive)
         check(r.returncode == 0 and "busybox" in r.stdout, f"load ({r.stdout.strip()} {r.stderr.strip()})")
-        reg = subprocess.Popen([BERTH, "registry", "serve", "--addr", f"127.0.0.1:{reg_port}", "--root", os.path.join(tmp, "reg")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        poll(lambda: socket.socket().connect_ex(("127.0.0.1", reg_port)) == 0)
+        reg, _ = dm.start_berth_registry(os.path.join(tmp, "reg"), addr=f"127.0.0.1:{reg_port}")
         ref = f"127.0.0.1:{reg_port}/bb:v1"
         d("tag", "busybox", ref)
         r = d("push", ref)
@@ -309,8 +239,8 @@ def container_scenario(tmp, env):
         daemon.wait()
         # tell lr2 to exit while no daemon runs (its rootfs is mounted on the host under the data root)
         open(os.path.join(data, "containers", lr2_id, "rootfs", "tmp", "go"), "w").close()
-        poll(lambda: not os.path.exists(f"/proc/{lr2_pid}"), attempts=400)
-        daemon = start_daemon(data, execroot, sock, logpath, extra)
+        dm.poll(lambda: not os.path.exists(f"/proc/{lr2_pid}"), attempts=400)
+        daemon = dm.start_berth_daemon(data, execroot, sock, logpath, extra)
         check(inspect("lr", "{{.State.Running}} {{.State.Pid}}") == f"true {lr_pid}", "after kill -9 + restart: still running, same pid")
         r = d("ps", "--format", "{{.Names}}")
         check("lr" in r.stdout.split(), "ps lists it after the restart")
@@ -318,7 +248,7 @@ def container_scenario(tmp, env):
         check(r.stdout == "exec-after-restore\n", "exec after the restart")
         r = d("logs", "--tail", "1", "lr")
         check(r.stdout.startswith("tick "), "logs after the restart")
-        ok = poll(lambda: inspect("lr2", "{{.State.Status}} {{.State.ExitCode}}") == "exited 7")
+        ok = dm.poll(lambda: inspect("lr2", "{{.State.Status}} {{.State.ExitCode}}") == "exited 7")
         check(ok, f"exited while the daemon was down: real exit code ({inspect('lr2', '{{.State.Status}} {{.State.ExitCode}}')})")
         r = d("stop", "-t", "1", "lr")
         check(r.returncode == 0 and inspect("lr", "{{.State.ExitCode}}") == "137", "stop after the restart")
@@ -362,13 +292,7 @@ def main():
                  "-H", "tcp://127.0.0.1:0"])
         check(r.returncode != 0 and "mutual TLS" in r.stderr, "tcp:// without --tlsverify is refused")
 
-        log = open(os.path.join(tmp, "daemon.log"), "w")
-        daemon = subprocess.Popen([BERTH, "daemon", "--data-root", data, "--exec-root", os.path.join(tmp, "exec"),
-                                   "-H", "unix://" + sock], stdout=log, stderr=subprocess.STDOUT)
-        for _ in range(200):  # wait for the socket (not a timed assertion: a readiness poll)
-            if os.path.exists(sock) or daemon.poll() is not None:
-                break
-            time.sleep(0.05)
+        daemon = dm.start_berth_daemon(data, os.path.join(tmp, "exec"), sock, os.path.join(tmp, "daemon.log"))
         check(os.path.exists(sock), "daemon created its socket")
         st = os.lstat(sock)
         check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660, "socket mode 0660")
@@ -478,8 +402,7 @@ def main():
             daemon.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILURES:
-        print(f"{len(FAILURES)} failure(s)")
-        return 1
+        return finish()
     print("all ok")
     return 0
 

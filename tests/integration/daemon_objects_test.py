@@ -10,35 +10,21 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-BERTH = os.path.join(BUILD, "cmd/berth/berth")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemons as dm  # noqa: E402
+from daemons import BERTH, FAILURES, check, stop_daemon  # noqa: E402
+
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
 
 
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=120, **kw)
-
-
-def start_registry(root, extra=()):
-    p = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root", root, *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = p.stdout.readline()
-    port = int(line.split(" port ")[1].split(",")[0])
-    return p, f"127.0.0.1:{port}"
 
 
 def bcrypt_hash(pw):
@@ -55,26 +41,8 @@ def bcrypt_hash(pw):
 
 
 def start_daemon(tmp, data, sock, extra=()):
-    log = open(os.path.join(tmp, "daemon.log"), "a")
-    d = subprocess.Popen([BERTH, "daemon", "--data-root", data, "--exec-root", os.path.join(tmp, "exec"),
-                          "-H", "unix://" + sock, "--log-format", "text", *extra],
-                         stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(400):  # readiness poll, not a timed assertion
-        if os.path.exists(sock) or d.poll() is not None:
-            break
-        time.sleep(0.05)
-    return d
-
-
-def stop_daemon(d):
-    if d and d.poll() is None:
-        d.send_signal(signal.SIGTERM)
-        try:
-            return d.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            return -1
-    return d.returncode if d else 0
+    return dm.start_berth_daemon(data, os.path.join(tmp, "exec"), sock, os.path.join(tmp, "daemon.log"),
+                                 ["--log-format", "text", *extra])
 
 
 def containers_checks(docker, data):
@@ -315,7 +283,7 @@ def main():
         docker("volume", "rm", "objlive")
 
         # ---- image transfer against berth registry serve ----
-        reg, host = start_registry(os.path.join(tmp, "registry"))
+        reg, host = dm.start_berth_registry(os.path.join(tmp, "registry"))
         r = docker("tag", "busybox", f"{host}/objbb:v1")
         r = docker("push", f"{host}/objbb:v1")
         check(r.returncode == 0 and "digest: sha256:" in r.stdout and "Pushed" in r.stdout,
@@ -369,7 +337,7 @@ def main():
             hp = os.path.join(tmp, "htpasswd")
             with open(hp, "w") as f:
                 f.write(f"objuser:{hashed}\n")
-            reg_auth, ahost = start_registry(os.path.join(tmp, "registry-auth"), ["--htpasswd", hp])
+            reg_auth, ahost = dm.start_berth_registry(os.path.join(tmp, "registry-auth"), ["--htpasswd", hp])
             r = run([DOCKER] + H + ["login", "-u", "objuser", "--password-stdin", ahost], env=env, input="objpass\n")
             check(r.returncode == 0 and "Login Succeeded" in r.stdout, f"docker login good password: {r.stdout.strip()} {r.stderr.strip()}")
             r = run([DOCKER] + H + ["login", "-u", "objuser", "--password-stdin", ahost], env=env, input="wrong\n")
@@ -400,8 +368,7 @@ def main():
             print(f"daemon log: {os.path.join(tmp, 'daemon.log')}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(FAILURES)} failure(s)")
-    return 1 if FAILURES else 0
+    return dm.finish()
 
 
 if __name__ == "__main__":

@@ -9,16 +9,15 @@ Env: BERTH_DOCKERD (default /usr/sbin/dockerd), BERTH_DOCKER_CLI (default /usr/b
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tarfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import berthtest as bt  # noqa: E402
+import daemons as dm  # noqa: E402
 
-DOCKERD = os.environ.get("BERTH_DOCKERD", "/usr/sbin/dockerd")
+DOCKERD = dm.DOCKERD
 CLI = os.environ.get("BERTH_DOCKER_CLI", "/usr/bin/docker")
 IMAGE = "berthtest/busybox:latest"
 
@@ -28,27 +27,12 @@ class Daemon:
         self.dir = os.path.join(env.tmp, "docker")
         os.makedirs(self.dir)
         self.sock = os.path.join(self.dir, "docker.sock")
-        self.data_root = os.path.join(self.dir, "data")
-        self.exec_root = os.path.join(self.dir, "exec")
-        self.log_path = os.path.join(self.dir, "dockerd.log")
-        cfg = os.path.join(self.dir, "daemon.json")
-        with open(cfg, "w") as f:
-            json.dump({}, f)  # never read /etc/docker/daemon.json
-        self.cgroup_parent = f"/{bt.PREFIX}-docker-{os.getpid()}"
-        # Fixed paths dockerd and the containerd shims create whatever their roots are; removed on stop when
-        # this daemon made them and they are empty.
-        self.fixed_dirs = [p for p in ("/run/docker/plugins", "/run/docker", "/run/containerd/s", "/run/containerd")
-                           if not os.path.exists(p)]
-        argv = [DOCKERD, "--host", f"unix://{self.sock}", "--data-root", self.data_root,
-                "--exec-root", self.exec_root, "--pidfile", os.path.join(self.dir, "dockerd.pid"),
-                "--config-file", cfg, "--bridge", "none", "--iptables=false", "--ip6tables=false",
-                "--ip-forward=false", "--ip-masq=false", "--userland-proxy=false",
-                "--cgroup-parent", self.cgroup_parent, "--exec-opt", "native.cgroupdriver=cgroupfs",
-                "--log-level", "warn", "--add-runtime", f"berth={berth}"]
-        self.log = open(self.log_path, "wb")
-        # Own session: dockerd's managed containerd and shims are found by walking the tree on teardown.
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        data_root = os.path.join(self.dir, "data")
+        exec_root = os.path.join(self.dir, "exec")
+        cgroup_parent = f"/{bt.PREFIX}-docker-{os.getpid()}"
+        self.tree = dm.DaemonTree([self.dir], cgroup_parent, os.path.join(self.dir, "dockerd.log"))
+        self.proc = self.tree.start(dm.dockerd_argv(self.dir, self.sock, data_root, exec_root, cgroup_parent,
+                                                    ["--add-runtime", f"berth={berth}"]))
         ok = bt.wait_for(lambda: self.proc.poll() is not None or self.docker("version", timeout=10).returncode == 0,
                          timeout=60, step=0.2)
         if self.proc.poll() is not None or not ok:
@@ -61,60 +45,14 @@ class Daemon:
                               env=env, input=input, stdin=None if input is not None else subprocess.DEVNULL)
 
     def tail(self, n=1500):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return self.tree.tail(n)
 
     def stop(self):
         r = self.docker("ps", "-aq", timeout=30)
         ids = r.stdout.decode().split()
         if ids:
             self.docker("rm", "-f", *ids, timeout=60)
-        descendants = self._descendants(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for pid in descendants:  # managed containerd and shims, only those this dockerd started
-            bt.kill_pid(pid)
-        self.log.close()
-        for mp in sorted(bt.mounts_under(self.dir), key=len, reverse=True):
-            subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
-        for p in self.fixed_dirs:
-            try:
-                os.rmdir(p)
-            except OSError:
-                pass
-        for d in bt.cgroup_dirs_named(self.cgroup_parent.strip("/"), max_depth=2):
-            for sub, _, _ in sorted(os.walk(d), key=lambda x: -len(x[0])):
-                try:
-                    os.rmdir(sub)
-                except OSError:
-                    pass
-
-    @staticmethod
-    def _descendants(root):
-        children = {}
-        for p in os.listdir("/proc"):
-            if not p.isdigit():
-                continue
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(p))
-            except (OSError, ValueError, IndexError):
-                pass
-        out, todo = [], [root]
-        while todo:
-            for c in children.get(todo.pop(), []):
-                out.append(c)
-                todo.append(c)
-        return out
+        self.tree.teardown()
 
 
 def make_image(env, d):

@@ -11,23 +11,15 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.request
 
-BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-BERTH = os.path.join(BUILD, "cmd/berth/berth")
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemons as dm  # noqa: E402
+from daemons import BERTH, check  # noqa: E402
 
 
 def sha(b):
@@ -101,57 +93,8 @@ def run(*args, **kw):
     return r
 
 
-def wait_ready(url, proc):
-    for _ in range(200):
-        if proc.poll() is not None:
-            return False
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return True
-        except Exception as e:  # noqa: BLE001 (HTTPError 401 also means ready)
-            if getattr(e, "code", None):
-                return True
-            time.sleep(0.05)
-    return False
-
-
 def start_berth(root, *extra):
-    p = subprocess.Popen([BERTH, "registry", "serve", "--addr", "127.0.0.1:0", "--root", root, *extra],
-                         stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    port = int(line.split(" port ")[1].split(",")[0])
-    return p, f"127.0.0.1:{port}"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_docker_registry(tmp):
-    port = free_port()
-    cfg = os.path.join(tmp, "dr-config.yml")
-    with open(cfg, "w") as f:
-        f.write(f"""version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: {tmp}/dr-data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:{port}
-""")
-    p = subprocess.Popen(["/usr/bin/docker-registry", "serve", cfg], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    if not wait_ready(f"http://127.0.0.1:{port}/v2/", p):
-        p.kill()
-        raise RuntimeError("docker-registry did not start")
-    return p, f"127.0.0.1:{port}"
+    return dm.start_berth_registry(root, extra, stderr=None)
 
 
 def main():
@@ -165,7 +108,7 @@ def main():
         md, digests = make_layout(src)
         bp, berth_host = start_berth(os.path.join(tmp, "berth-root"))
         procs.append(bp)
-        dp, dr_host = start_docker_registry(tmp)
+        dp, dr_host = dm.start_docker_registry(tmp)
         procs.append(dp)
         env = dict(os.environ, HOME=tmp)  # no stray credentials
 
@@ -279,8 +222,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(FAILURES)} failure(s)")
-    return 1 if FAILURES else 0
+    return dm.finish()
 
 
 if __name__ == "__main__":

@@ -12,23 +12,14 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 
-BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-BERTH = os.path.join(BUILD, "cmd/berth/berth")
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemons as dm  # noqa: E402
+from daemons import BERTH, check  # noqa: E402
 
 
 def run(*args, **kw):
@@ -47,44 +38,6 @@ def must(*args, **kw):
 
 def sha(b):
     return "sha256:" + hashlib.sha256(b).hexdigest()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_docker_registry(tmp):
-    port = free_port()
-    cfg = os.path.join(tmp, "dr-config.yml")
-    with open(cfg, "w") as f:
-        f.write(f"""version: 0.1
-log:
-  level: info
-  formatter: text
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: {tmp}/dr-data
-http:
-  addr: 127.0.0.1:{port}
-""")
-    logf = open(os.path.join(tmp, "dr.log"), "w")
-    p = subprocess.Popen(["/usr/bin/docker-registry", "serve", cfg], stdout=logf, stderr=subprocess.STDOUT)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
-        except Exception:  # noqa: BLE001
-            time.sleep(0.05)
-    else:
-        p.kill()
-        raise RuntimeError("docker-registry did not start")
-    return p, f"127.0.0.1:{port}", os.path.join(tmp, "dr.log")
 
 
 def write(path, data, mode=0o644, uid=0, gid=0, mtime=1600000000):
@@ -226,7 +179,8 @@ def main():
         layers = [l["digest"] for l in v1_manifest["layers"]]
         check(len(layers) == 3, "the image has 3 layers")
 
-        dp, dr, dr_log = start_docker_registry(tmp)
+        dr_log = os.path.join(tmp, "dr.log")
+        dp, dr = dm.start_docker_registry(tmp, log_path=dr_log)
         procs.append(dp)
         for tag, repo in (("v1", "interop/img"), ("other", "interop/other")):
             r = run("skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}", f"docker://{dr}/{repo}:{tag}",
@@ -342,8 +296,7 @@ def main():
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(FAILURES)} failure(s)")
-    return 1 if FAILURES else 0
+    return dm.finish()
 
 
 if __name__ == "__main__":
