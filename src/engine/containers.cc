@@ -251,6 +251,57 @@ class Attach final : public AttachSession {
   uint64_t epoch0_ = 0;
 };
 
+njson networks_to_json(const std::map<std::string, AttachedNetwork>& nets) {
+  njson out = njson::object();
+  for (auto& [name, a] : nets)
+    out[name] = {{"NetworkID", a.network_id},   {"Aliases", a.aliases},         {"IPv4Requested", a.ipv4_requested},
+                 {"EndpointID", a.endpoint_id}, {"IPv4Address", a.ipv4_address}, {"Gateway", a.gateway},
+                 {"MacAddress", a.mac_address}};
+  return out;
+}
+
+std::map<std::string, AttachedNetwork> networks_from_json(const njson& j) {
+  std::map<std::string, AttachedNetwork> out;
+  if (!j.is_object()) return out;
+  for (auto& [name, e] : j.items()) {
+    if (!e.is_object()) continue;
+    AttachedNetwork a;
+    a.network_id = e.value("NetworkID", "");
+    a.aliases = e.value("Aliases", std::vector<std::string>{});
+    a.ipv4_requested = e.value("IPv4Requested", "");
+    a.endpoint_id = e.value("EndpointID", "");
+    a.ipv4_address = e.value("IPv4Address", "");
+    a.gateway = e.value("Gateway", "");
+    a.mac_address = e.value("MacAddress", "");
+    out[name] = std::move(a);
+  }
+  return out;
+}
+
+// inspect's NetworkSettings.Networks (and ps's): every attached network; address fields while it runs.
+njson networks_inspect_json(const ContainerMeta& m) {
+  njson out = njson::object();
+  for (auto& [name, a] : m.networks) {
+    std::string ip = a.ipv4_address.substr(0, a.ipv4_address.find('/'));
+    int prefix = 0;
+    if (auto slash = a.ipv4_address.find('/'); slash != std::string::npos) prefix = std::atoi(a.ipv4_address.c_str() + slash + 1);
+    out[name] = {{"IPAMConfig", a.ipv4_requested.empty() ? njson(nullptr) : njson{{"IPv4Address", a.ipv4_requested}}},
+                 {"Links", nullptr},
+                 {"Aliases", a.aliases.empty() ? njson(nullptr) : njson(a.aliases)},
+                 {"NetworkID", a.network_id},
+                 {"EndpointID", a.endpoint_id},
+                 {"Gateway", a.endpoint_id.empty() ? "" : a.gateway},
+                 {"IPAddress", ip},
+                 {"IPPrefixLen", prefix},
+                 {"IPv6Gateway", ""},
+                 {"GlobalIPv6Address", ""},
+                 {"GlobalIPv6PrefixLen", 0},
+                 {"MacAddress", a.mac_address},
+                 {"DriverOpts", nullptr}};
+  }
+  return out;
+}
+
 njson meta_to_json(const ContainerMeta& m) {
   return njson{{"Path", m.path},
                {"Args", m.args},
@@ -263,6 +314,7 @@ njson meta_to_json(const ContainerMeta& m) {
                {"Anonymous", m.anonymous},
                {"ResolvedMounts", m.resolved_mounts_json},
                {"Network", m.network},
+               {"Networks", networks_to_json(m.networks)},
                {"Hostname", m.hostname}};
 }
 
@@ -281,6 +333,8 @@ ContainerMeta meta_from_json(const std::string& text) {
   m.anonymous = j.value("Anonymous", std::vector<std::string>{});
   m.resolved_mounts_json = j.value("ResolvedMounts", std::vector<std::string>{});
   m.network = j.value("Network", "bridge");
+  if (j.contains("Networks")) m.networks = networks_from_json(j["Networks"]);
+  else if (!m.network.starts_with("container:")) m.networks[m.network] = {};  // a record of an older version
   m.hostname = j.value("Hostname", "");
   return m;
 }
@@ -440,6 +494,49 @@ bool ContainerService::Impl::wait_exit(Container& c, uint64_t seq, std::optional
   return c.cv.wait_for(lk, *timeout, pred);
 }
 
+void ContainerService::Impl::connect_networks(const std::shared_ptr<Container>& c, bool reuse) {
+  if (!hooks.network_connect) return;
+  std::map<std::string, AttachedNetwork> want;
+  std::string cname;
+  {
+    std::lock_guard lk(c->mu);
+    want = c->meta.networks;
+    cname = c->name.substr(1);
+  }
+  for (auto& [name, a] : want) {
+    EndpointRequest r;
+    r.container_id = c->id;
+    r.container_name = cname;
+    r.aliases = a.aliases;
+    r.ipv4_address = a.ipv4_requested;
+    if (reuse && !a.endpoint_id.empty()) {
+      r.endpoint_id = a.endpoint_id;
+      r.ipv4_address = a.ipv4_address.substr(0, a.ipv4_address.find('/'));
+    }
+    // by name (docker resolves the attached networks by name at start); by ID when the name is gone
+    auto ep = hooks.network_connect(name, r);
+    if (!ep && !a.network_id.empty()) ep = hooks.network_connect(a.network_id, r);
+    if (!ep && reuse && !r.endpoint_id.empty()) {  // the recorded address is taken now: a new endpoint
+      r.endpoint_id.clear();
+      r.ipv4_address = a.ipv4_requested;
+      ep = hooks.network_connect(name, r);
+    }
+    if (!ep) {
+      log::warn("engine: connect {} to network {}: {}", c->id.substr(0, 12), name, ep.error().message());
+      a.endpoint_id = a.ipv4_address = a.gateway = a.mac_address = "";
+      continue;
+    }
+    a.network_id = ep->network_id;
+    a.endpoint_id = ep->endpoint_id;
+    a.ipv4_address = ep->ipv4_address;
+    a.gateway = ep->gateway;
+    a.mac_address = ep->mac_address;
+  }
+  std::lock_guard lk(c->mu);
+  for (auto& [name, a] : want)
+    if (auto it = c->meta.networks.find(name); it != c->meta.networks.end()) it->second = a;
+}
+
 void ContainerService::Impl::start_failed(const std::shared_ptr<Container>& c, const std::string& message) {
   {
     std::lock_guard lk(c->mu);
@@ -522,6 +619,7 @@ Result<bool> ContainerService::Impl::start_op(const std::shared_ptr<Container>& 
     start_failed(c, msg);
     return fail(Errc::InvalidArgument, "{}", msg);
   }
+  connect_networks(c, false);
   {
     std::lock_guard lk(c->mu);
     c->state.status = RunState::Running;
@@ -538,8 +636,6 @@ Result<bool> ContainerService::Impl::start_op(const std::shared_ptr<Container>& 
     persist_locked(*c);
     c->cv.notify_all();
   }
-  if (hooks.network_connect && !c->host.network_mode.starts_with("container:"))
-    hooks.network_connect(c->id, c->name.substr(1), c->meta.network);
   publish(*c, "start");
   if (from_api) ensure_monitor(c);
   start_health(c);
@@ -623,7 +719,7 @@ Status ContainerService::Impl::remove_op(const std::shared_ptr<Container>& c, bo
     log::warn("engine: remove {}: {}", dir(*c), st.error().message());
   }
   if (hooks.release_volumes) hooks.release_volumes(c->id, c->meta.anonymous, remove_volumes);
-  if (hooks.network_disconnect) hooks.network_disconnect(c->id);
+  if (hooks.network_disconnect) hooks.network_disconnect(c->id, "");
   BERTH_TRY(store->remove(c->id));
   {
     std::lock_guard lk(mu);
@@ -669,6 +765,7 @@ RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<C
     d = c->restart.should_restart(exit_code, c->state.manually_stopped, c->restart_count, ran);
     if (c->removing || shutting_down) d.restart = false;
     if (oom) publish(*c, "oom");
+    for (auto& [name, a] : c->meta.networks) a.endpoint_id = a.ipv4_address = a.gateway = a.mac_address = "";
     persist_locked(*c);
     fds = c->exit_fds;
     c->cv.notify_all();
@@ -678,7 +775,7 @@ RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<C
     (void)!::write(fd, &one, sizeof one);
   }
   publish(*c, "die", {{"exitCode", std::to_string(exit_code)}});
-  if (hooks.network_disconnect) hooks.network_disconnect(c->id);
+  if (hooks.network_disconnect) hooks.network_disconnect(c->id, "");
   return d;
 }
 
@@ -787,12 +884,7 @@ njson ContainerService::Impl::inspect_json(Container& c, bool size) {
     image_bytes = images->image_size(c.image_id);
   }
   std::lock_guard lk(c.mu);
-  njson net_entry = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr}, {"NetworkID", ""},
-                     {"EndpointID", ""},      {"Gateway", ""},      {"IPAddress", ""},     {"IPPrefixLen", 0},
-                     {"IPv6Gateway", ""},     {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
-                     {"MacAddress", ""},      {"DriverOpts", nullptr}};
-  njson networks = njson::object();
-  networks[c.meta.network] = net_entry;
+  njson networks = networks_inspect_json(c.meta);
   njson ns = {{"Bridge", ""},
               {"SandboxID", ""},
               {"HairpinMode", false},
@@ -861,12 +953,7 @@ njson ContainerService::Impl::list_json(Container& c, bool size) {
     image_bytes = images->image_size(c.image_id);
   }
   std::lock_guard lk(c.mu);
-  njson networks = njson::object();
-  networks[c.meta.network] = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr},
-                              {"NetworkID", ""},       {"EndpointID", ""}, {"Gateway", ""},
-                              {"IPAddress", ""},       {"IPPrefixLen", 0}, {"IPv6Gateway", ""},
-                              {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
-                              {"DriverOpts", nullptr}};
+  njson networks = networks_inspect_json(c.meta);
   njson labels = njson::object();
   for (auto& [k, v] : c.config.labels) labels[k] = v;
   njson j = {{"Id", c.id},
@@ -986,6 +1073,7 @@ void ContainerService::restore() {
       mon::ShimClient sc(m.shim_dir(*c));
       auto st = sc.state();
       if (st && st->status != "stopped") {
+        m.connect_networks(c, true);
         {
           std::lock_guard lk(c->mu);
           c->shim_live = true;
@@ -1067,6 +1155,17 @@ Result<ContainerCreateResult> ContainerService::create(const std::string& name_i
   std::string nm = req.host.network_mode;
   if (nm.empty()) nm = req.host.network_mode = "default";
   c->meta.network = network_name(nm);
+  if (!nm.starts_with("container:")) {
+    AttachedNetwork a;
+    auto ep = req.net.endpoints.find(c->meta.network);
+    if (ep == req.net.endpoints.end() && nm == "default") ep = req.net.endpoints.find("default");
+    if (ep != req.net.endpoints.end()) {
+      a.aliases = ep->second.aliases;
+      a.ipv4_address.clear();
+      a.ipv4_requested = ep->second.ipv4_address;
+    }
+    c->meta.networks[c->meta.network] = std::move(a);
+  }
 
   // logging
   auto& lc = req.host.log_config;
@@ -1395,7 +1494,11 @@ Result<std::string> ContainerService::list(const ListOptions& o) {
       v.health = c->state.health.status;
       v.volumes = c->meta.volumes;
       for (auto& mj : c->meta.mounts) v.volumes.push_back(mj.value("Source", ""));
-      v.networks = {c->meta.network};
+      v.networks.clear();
+      for (auto& [name, a] : c->meta.networks) {
+        v.networks.push_back(name);
+        if (!a.network_id.empty()) v.networks.push_back(a.network_id);
+      }
       v.created = c->created;
     }
     if (o.filters.count("ancestor")) v.image_names = m.images->image_names(v.image_id);
@@ -1510,6 +1613,74 @@ Result<ContainerPruneReport> ContainerService::prune(const std::map<std::string,
     if (m.remove_op(c, false)) rep.deleted.push_back(c->id);
   }
   return rep;
+}
+
+Status ContainerService::network_connect(const std::string& ref, const Network& net, const EndpointRequest& req) {
+  auto& m = *impl_;
+  auto c = BERTH_TRY(m.find(ref));
+  std::lock_guard op(c->op_mu);
+  bool running;
+  std::string cname;
+  {
+    std::lock_guard lk(c->mu);
+    const std::string& mode = c->host.network_mode;
+    if (mode == "host")
+      return fail(Errc::PermissionDenied, "container cannot be disconnected from host network or connected to host network");
+    if (mode == "none")
+      return fail(Errc::PermissionDenied, "container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    if (mode.starts_with("container:"))
+      return fail(Errc::PermissionDenied, "container sharing network namespace with another container or host cannot be connected to any other network");
+    for (auto& [name, a] : c->meta.networks)
+      if (name == net.name || (!a.network_id.empty() && a.network_id == net.id))
+        return fail(Errc::PermissionDenied, "endpoint with name {} already exists in network {}", c->name.substr(1), net.name);
+    running = c->state.running_like();
+    cname = c->name.substr(1);
+  }
+  AttachedNetwork a;
+  a.network_id = net.id;
+  a.aliases = req.aliases;
+  a.ipv4_requested = req.ipv4_address;
+  if (running && m.hooks.network_connect) {
+    EndpointRequest r = req;
+    r.container_id = c->id;
+    if (r.container_name.empty()) r.container_name = cname;
+    auto ep = BERTH_TRY(m.hooks.network_connect(net.id, r));
+    a.endpoint_id = ep.endpoint_id;
+    a.ipv4_address = ep.ipv4_address;
+    a.gateway = ep.gateway;
+    a.mac_address = ep.mac_address;
+  }
+  std::lock_guard lk(c->mu);
+  if (running && !c->state.running_like()) {
+    // it exited meanwhile (its exit dropped its endpoints before this one was recorded)
+    if (m.hooks.network_disconnect) m.hooks.network_disconnect(c->id, net.id);
+    a.endpoint_id = a.ipv4_address = a.gateway = a.mac_address = "";
+  }
+  c->meta.networks[net.name] = std::move(a);
+  m.persist_locked(*c);
+  return ok();
+}
+
+Status ContainerService::network_disconnect(const std::string& ref, const Network& net, bool force) {
+  auto& m = *impl_;
+  auto c = BERTH_TRY(m.find(ref));
+  std::lock_guard op(c->op_mu);
+  {
+    std::lock_guard lk(c->mu);
+    if (c->host.network_mode == "host" && net.name == "host")
+      return fail(Errc::PermissionDenied, "container cannot be disconnected from host network or connected to host network");
+    auto it = c->meta.networks.begin();
+    for (; it != c->meta.networks.end(); ++it)
+      if (it->first == net.name || (!it->second.network_id.empty() && it->second.network_id == net.id)) break;
+    if (it == c->meta.networks.end()) {
+      if (!force) return fail(Errc::FailedPrecondition, "container {} is not connected to network {}", c->id, net.name);
+    } else {
+      c->meta.networks.erase(it);
+      m.persist_locked(*c);
+    }
+  }
+  if (m.hooks.network_disconnect) m.hooks.network_disconnect(c->id, net.id);
+  return ok();
 }
 
 Status ContainerService::remove(const std::string& ref, bool force, bool remove_volumes) {

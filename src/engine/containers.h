@@ -71,10 +71,12 @@ struct ContainerHooks {
   // Drops the container's references; with remove_anonymous its anonymous volumes (names given) go too.
   std::function<void(const std::string& container_id, const std::vector<std::string>& anonymous, bool remove_anonymous)>
       release_volumes;
-  // The container joins its network object at start and leaves every network when it stops.
-  std::function<void(const std::string& container_id, const std::string& name, const std::string& network)>
-      network_connect;
-  std::function<void(const std::string& container_id)> network_disconnect;
+  // A running container's endpoint on a network (by name or ID): registered at start (and again after a
+  // daemon restart, with the recorded endpoint ID and address), dropped at exit. Endpoints are runtime state
+  // of the network service; which networks a container is attached to is recorded here (engine.db).
+  std::function<Result<NetworkEndpoint>(const std::string& network, const EndpointRequest& req)> network_connect;
+  // Drops the container's endpoint on network ("" = on every network).
+  std::function<void(const std::string& container_id, const std::string& network)> network_disconnect;
 };
 
 struct ContainerServiceOptions {
@@ -128,6 +130,13 @@ class ContainerService {
   Status archive_get(const std::string& ref, const std::string& path, const ByteSink& sink);
   Status archive_put(const std::string& ref, const std::string& path, bool no_overwrite_dir_non_dir,
                      const ByteSource& tar);
+
+  // `network connect` / `network disconnect`: the container's attachment to net (recorded in engine.db, shown
+  // by inspect); a running container's endpoint is registered / dropped at once, others' at their next start.
+  // PermissionDenied for host / none / container: modes and for a second connect (docker's 403 texts);
+  // disconnect: FailedPrecondition when not attached (unless force).
+  Status network_connect(const std::string& ref, const Network& net, const EndpointRequest& req);
+  Status network_disconnect(const std::string& ref, const Network& net, bool force);
 
   Result<std::string> exec_create(const std::string& ref, const std::string& body);
   Result<ExecStream> exec_start(const std::string& exec_id, bool detach);

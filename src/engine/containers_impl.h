@@ -25,6 +25,16 @@ namespace berth::engine {
 
 using njson = nlohmann::json;
 
+// A network the container is attached to: its primary network (the network mode) and those added by
+// `network connect`. The endpoint fields are set while it runs (persisted with the running state, so a
+// restarted daemon registers the same endpoint and address again) and cleared at its exit.
+struct AttachedNetwork {
+  std::string network_id;  // known once the container has run on it (or was connected by ID)
+  std::vector<std::string> aliases;
+  std::string ipv4_requested;  // IPAMConfig.IPv4Address
+  std::string endpoint_id, ipv4_address, gateway, mac_address;  // ipv4_address: "a.b.c.d/p"
+};
+
 // Persisted beside the configs (meta_json).
 struct ContainerMeta {
   std::string path;
@@ -38,6 +48,7 @@ struct ContainerMeta {
   std::vector<std::string> anonymous;      // of which anonymous
   std::vector<std::string> resolved_mounts_json;  // spec::ResolvedMount as JSON, for build_spec
   std::string network;                     // effective network name: bridge | none | host | <name>
+  std::map<std::string, AttachedNetwork> networks;  // by network name (none for container:<id> mode)
   std::string hostname;
 };
 
@@ -124,6 +135,9 @@ struct ContainerService::Impl {
   bool wait_exit(Container& c, uint64_t seq, std::optional<std::chrono::milliseconds> timeout);
   Status remove_op(const std::shared_ptr<Container>& c, bool remove_volumes);
   void start_failed(const std::shared_ptr<Container>& c, const std::string& message);
+  // Registers the endpoints of c's attached networks (reuse: the recorded endpoint IDs and addresses, for
+  // live-restore) and records them in c->meta (not persisted here: the caller's commit does).
+  void connect_networks(const std::shared_ptr<Container>& c, bool reuse);
 
   // monitor
   void ensure_monitor(const std::shared_ptr<Container>& c);

@@ -183,5 +183,68 @@ TEST_F(EngineRoot, StartErrorsExecStopAndLiveRestore) {
   EXPECT_FALSE(*s2) << "not running: 304";
 }
 
+TEST_F(EngineRoot, NetworkConnectIsRecordedOnTheContainerAndEndpointsAreRuntimeState) {
+  auto net = eng_->network_create({.name = "perfnet", .ipam_config = {{"10.77.0.0/24", "", "", {}}}});
+  ASSERT_TRUE(net) << net.error().message();
+  auto id = create({{"Image", "busybox"}, {"Cmd", {"sh", "-c", "while true; do sleep 1; done"}}}, "netted");
+  // connected while created: recorded, no endpoint yet
+  auto c1 = eng_->network_connect("perfnet", "netted", {.aliases = {"web"}});
+  ASSERT_TRUE(c1) << c1.error().message();
+  auto nets = inspect(id)["NetworkSettings"]["Networks"];
+  ASSERT_TRUE(nets.contains("bridge")) << nets.dump();
+  ASSERT_TRUE(nets.contains("perfnet")) << nets.dump();
+  EXPECT_EQ(nets["perfnet"]["NetworkID"], net->id);
+  EXPECT_EQ(nets["perfnet"]["EndpointID"], "");
+  EXPECT_EQ(nets["perfnet"]["Aliases"], json({"web"}));
+  EXPECT_TRUE(eng_->network_inspect("perfnet")->containers.empty());
+  auto twice = eng_->network_connect("perfnet", "netted", {});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code(), Errc::PermissionDenied);
+  // running: an endpoint on each network, the same in both inspects
+  ASSERT_TRUE(eng_->container_start(id));
+  nets = inspect(id)["NetworkSettings"]["Networks"];
+  EXPECT_EQ(nets["perfnet"]["IPAddress"], "10.77.0.2");
+  EXPECT_EQ(nets["perfnet"]["IPPrefixLen"], 24);
+  EXPECT_EQ(nets["perfnet"]["Gateway"], "10.77.0.1");
+  EXPECT_EQ(nets["perfnet"]["MacAddress"], "02:42:0a:4d:00:02");
+  std::string ep = nets["perfnet"]["EndpointID"];
+  EXPECT_EQ(ep.size(), 64u);
+  EXPECT_EQ(eng_->network_inspect("perfnet")->containers.at(id).endpoint_id, ep);
+  EXPECT_TRUE(eng_->network_inspect("bridge")->containers.count(id));
+  // the network files hold no endpoints: a restarted daemon gets them back from the container records
+  open();
+  auto after = eng_->network_inspect("perfnet");
+  ASSERT_TRUE(after);
+  ASSERT_TRUE(after->containers.count(id)) << "live-restore registers the running container's endpoint again";
+  EXPECT_EQ(after->containers.at(id).endpoint_id, ep);
+  EXPECT_EQ(after->containers.at(id).ipv4_address, "10.77.0.2/24");
+  EXPECT_EQ(inspect(id)["NetworkSettings"]["Networks"]["perfnet"]["EndpointID"], ep);
+  // disconnect at runtime: gone from both; connect again with a requested address
+  ASSERT_TRUE(eng_->network_disconnect("perfnet", "netted", false));
+  EXPECT_FALSE(inspect(id)["NetworkSettings"]["Networks"].contains("perfnet"));
+  EXPECT_TRUE(eng_->network_inspect("perfnet")->containers.empty());
+  EXPECT_EQ(eng_->network_disconnect("perfnet", "netted", false).error().code(), Errc::FailedPrecondition);
+  EXPECT_TRUE(eng_->network_disconnect("perfnet", "netted", true));
+  ASSERT_TRUE(eng_->network_connect("perfnet", id.substr(0, 12), {.ipv4_address = "10.77.0.9"}));
+  nets = inspect(id)["NetworkSettings"]["Networks"];
+  EXPECT_EQ(nets["perfnet"]["IPAddress"], "10.77.0.9");
+  EXPECT_EQ(nets["perfnet"]["IPAMConfig"]["IPv4Address"], "10.77.0.9");
+  auto busy = eng_->network_remove("perfnet");
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code(), Errc::PermissionDenied);
+  // stopped: still attached, no endpoint; the network can go
+  ASSERT_TRUE(eng_->container_stop(id, 0, ""));
+  nets = inspect(id)["NetworkSettings"]["Networks"];
+  EXPECT_TRUE(nets.contains("perfnet"));
+  EXPECT_EQ(nets["perfnet"]["IPAddress"], "");
+  EXPECT_EQ(nets["perfnet"]["EndpointID"], "");
+  EXPECT_TRUE(eng_->network_inspect("perfnet")->containers.empty());
+  EXPECT_TRUE(eng_->network_inspect("bridge")->containers.empty());
+  auto list = json::parse(*eng_->container_list(ListOptions{true}));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_TRUE(list[0]["NetworkSettings"]["Networks"].contains("perfnet"));
+  EXPECT_TRUE(eng_->network_remove("perfnet"));
+}
+
 }  // namespace
 }  // namespace berth::engine

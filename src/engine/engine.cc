@@ -738,6 +738,7 @@ class RealEngine final : public Engine, public ImageAccess {
     auto net = BERTH_TRY(networks_->get(ref));
     if (net.name == "host" || net.name == "none")
       return fail(Errc::PermissionDenied, "container cannot be disconnected from host network or connected to host network");
+    if (containers_) return containers_->network_connect(container, net, req);  // recorded on the container
     auto [id, name] = BERTH_TRY(network_container(container));
     EndpointRequest r = req;
     r.container_id = id;
@@ -746,6 +747,12 @@ class RealEngine final : public Engine, public ImageAccess {
     return ok();
   }
   Status network_disconnect(const std::string& ref, const std::string& container, bool force) override {
+    if (containers_) {
+      auto net = BERTH_TRY(networks_->get(ref));
+      auto st = containers_->network_disconnect(container, net, force);
+      if (!st && force && st.error().code() == Errc::NotFound) return networks_->disconnect(net.id, container, true);
+      return st;
+    }
     auto c = network_container(container);
     if (!c) {
       if (force && c.error().code() == Errc::NotFound) return ok();
@@ -795,14 +802,13 @@ class RealEngine final : public Engine, public ImageAccess {
         for (auto& n : anonymous)
           if (auto st = volumes_->remove(n, false); !st) log::debug("engine: anonymous volume {}: {}", n, st.error().message());
     };
-    h.network_connect = [this](const std::string& cid, const std::string& cname, const std::string& network) {
-      EndpointRequest r;
-      r.container_id = cid;
-      r.container_name = cname;
-      if (auto st = networks_->connect(network, r); !st)
-        log::debug("engine: connect {} to {}: {}", cid, network, st.error().message());
+    h.network_connect = [this](const std::string& network, const EndpointRequest& r) {
+      return networks_->connect(network, r);
     };
-    h.network_disconnect = [this](const std::string& cid) { (void)networks_->disconnect_all(cid); };
+    h.network_disconnect = [this](const std::string& cid, const std::string& network) {
+      if (network.empty()) (void)networks_->disconnect_all(cid);
+      else (void)networks_->disconnect(network, cid, true);
+    };
     containers_ = BERTH_TRY(ContainerService::open(o, *this, std::move(h)));
     if (cfg_.live_restore) containers_->restore();
     return ok();

@@ -110,10 +110,6 @@ json to_json(const Network& n) {
     if (!c.aux_addresses.empty()) j["AuxiliaryAddresses"] = c.aux_addresses;
     ipam_cfg.push_back(j);
   }
-  json eps = json::object();
-  for (auto& [id, e] : n.containers)
-    eps[id] = {{"Name", e.name},           {"EndpointID", e.endpoint_id},   {"MacAddress", e.mac_address},
-               {"IPv4Address", e.ipv4_address}, {"IPv6Address", e.ipv6_address}, {"Aliases", e.aliases}};
   return json{{"Name", n.name},
               {"Id", n.id},
               {"Created", n.created},
@@ -129,7 +125,6 @@ json to_json(const Network& n) {
               {"Ingress", n.ingress},
               {"ConfigFrom", n.config_from},
               {"ConfigOnly", n.config_only},
-              {"Containers", eps},
               {"Options", n.options},
               {"Labels", n.labels}};
 }
@@ -162,18 +157,7 @@ Result<Network> from_json(const std::string& text) {
     n.ingress = j.value("Ingress", false);
     n.config_from = j.value("ConfigFrom", "");
     n.config_only = j.value("ConfigOnly", false);
-    if (j.contains("Containers"))
-      for (auto& [id, e] : j["Containers"].items()) {
-        NetworkEndpoint ep;
-        ep.container_id = id;
-        ep.name = e.value("Name", "");
-        ep.endpoint_id = e.value("EndpointID", "");
-        ep.mac_address = e.value("MacAddress", "");
-        ep.ipv4_address = e.value("IPv4Address", "");
-        ep.ipv6_address = e.value("IPv6Address", "");
-        if (e.contains("Aliases")) ep.aliases = e["Aliases"].get<std::vector<std::string>>();
-        n.containers[id] = ep;
-      }
+    // "Containers" (endpoints) of an older file: runtime state now, rebuilt by the container service
     if (j.contains("Options")) n.options = j["Options"].get<std::map<std::string, std::string>>();
     if (j.contains("Labels")) n.labels = j["Labels"].get<std::map<std::string, std::string>>();
     return n;
@@ -205,7 +189,7 @@ struct NetworkStore::Impl {
   UniqueFd dirfd;
   EventBus* events = nullptr;
   std::mutex mu;
-  std::vector<Network> nets;  // in memory, mirrors the files
+  std::vector<Network> nets;  // in memory: the files' definitions + the endpoints
 
   void publish(const std::string& action, const Network& n, std::map<std::string, std::string> extra = {}) {
     if (!events) return;
@@ -455,10 +439,13 @@ Result<NetworkEndpoint> NetworkStore::connect(const std::string& ref, const Endp
     });
   }
   NetworkEndpoint ep;
+  ep.network_id = n->id;
+  ep.network_name = n->name;
+  if (!n->ipam_config.empty()) ep.gateway = n->ipam_config.front().gateway;
   ep.container_id = req.container_id;
   ep.name = req.container_name;
   ep.aliases = req.aliases;
-  ep.endpoint_id = BERTH_TRY(random_hex(32));
+  ep.endpoint_id = req.endpoint_id.empty() ? BERTH_TRY(random_hex(32)) : req.endpoint_id;
   if (n->driver == "bridge") {
     ep.ipv4_address = BERTH_TRY(im.allocate_ip_locked(*n, req.ipv4_address));
     if (!ep.ipv4_address.empty()) {
@@ -467,10 +454,7 @@ Result<NetworkEndpoint> NetworkStore::connect(const std::string& ref, const Endp
       if (ip) ep.mac_address = fmt::format("02:42:{:02x}:{:02x}:{:02x}:{:02x}", (*ip >> 24) & 255, (*ip >> 16) & 255, (*ip >> 8) & 255, *ip & 255);
     }
   }
-  Network updated = *n;
-  updated.containers[req.container_id] = ep;
-  BERTH_TRY(im.store_locked(updated));
-  *n = std::move(updated);
+  n->containers[req.container_id] = ep;
   im.publish("connect", *n, {{"container", req.container_id}});
   return ep;
 }
@@ -484,10 +468,7 @@ Status NetworkStore::disconnect(const std::string& ref, const std::string& conta
     if (force) return ok();
     return fail(Errc::FailedPrecondition, "container {} is not connected to network {}", container_id, n->name);
   }
-  Network updated = *n;
-  updated.containers.erase(container_id);
-  BERTH_TRY(im.store_locked(updated));
-  *n = std::move(updated);
+  n->containers.erase(it);
   im.publish("disconnect", *n, {{"container", container_id}});
   return ok();
 }
@@ -496,11 +477,7 @@ Status NetworkStore::disconnect_all(const std::string& container_id) {
   auto& im = *impl_;
   std::lock_guard lk(im.mu);
   for (auto& n : im.nets) {
-    if (!n.containers.count(container_id)) continue;
-    Network updated = n;
-    updated.containers.erase(container_id);
-    BERTH_TRY(im.store_locked(updated));
-    n = std::move(updated);
+    if (!n.containers.erase(container_id)) continue;
     im.publish("disconnect", n, {{"container", container_id}});
   }
   return ok();

@@ -6,12 +6,18 @@
 //
 // Layout under <data-root>/networks (owned here):
 //   networks/
-//     <id>.json      one network: docker's inspect fields + its endpoints, written with write_file_atomic_at
+//     <id>.json      one network's definition (docker's inspect fields, no endpoints), write_file_atomic_at
 //
 // One file per network rather than rows in the engine's SQLite: each change touches exactly one network and
 // replaces it whole, so tmp -> fsync -> rename gives a durable, crash-atomic update without sharing a schema
 // (and its migrations) with the container state store. The predefined networks are files too (created on
 // first open), so their IDs are stable across restarts.
+//
+// Endpoints (the running containers of a network) are runtime state kept in memory only: connect and
+// disconnect touch no file (they happen at every container start and exit). The container service owns which
+// networks a container is attached to (and the addresses it had, in engine.db) and registers the endpoints of
+// its running containers again after a daemon restart (connect with the recorded endpoint ID and address).
+// A network file of an older version that still lists endpoints is read without them.
 //
 // Resolution (docker's order): full ID, then exact name, then unique ID prefix. NotFound:
 // "network <ref> not found".
@@ -40,6 +46,7 @@ struct IpamConfig {
 };
 
 struct NetworkEndpoint {
+  std::string network_id, network_name, gateway;  // of the network (filled by connect, for the container side)
   std::string container_id;
   std::string name;  // container name without '/'
   std::string endpoint_id;
@@ -61,7 +68,7 @@ struct Network {
   bool internal = false, attachable = false, ingress = false, config_only = false;
   std::string config_from;
   std::map<std::string, std::string> options, labels;
-  std::map<std::string, NetworkEndpoint> containers;  // by container ID
+  std::map<std::string, NetworkEndpoint> containers;  // endpoints by container ID (runtime state, not in the file)
   bool predefined() const { return name == "bridge" || name == "host" || name == "none"; }
 };
 
@@ -86,6 +93,7 @@ struct EndpointRequest {
   std::string container_name;
   std::vector<std::string> aliases;
   std::string ipv4_address;  // requested (IPAMConfig.IPv4Address); "" = allocate
+  std::string endpoint_id;   // "" = a new one; set when an endpoint is registered again (live-restore)
 };
 
 class NetworkStore {
@@ -100,9 +108,9 @@ class NetworkStore {
   Result<std::vector<Network>> list();
   // PermissionDenied for predefined networks and for networks with endpoints (docker's 403s).
   Status remove(const std::string& ref);
-  // Records an endpoint (idempotent for the same container). Forbidden on `none`/`host` together with other
-  // networks is the containers engine's concern; here: NotFound for the network, Conflict when a requested
-  // address is taken.
+  // Records an endpoint in memory (idempotent for the same container). Forbidden on `none`/`host` together
+  // with other networks is the containers engine's concern; here: NotFound for the network, Conflict when a
+  // requested address is taken.
   Result<NetworkEndpoint> connect(const std::string& ref, const EndpointRequest& req);
   // NotFound when the container is not connected (unless force).
   Status disconnect(const std::string& ref, const std::string& container_id, bool force);

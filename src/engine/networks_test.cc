@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
 #include "base/testing/temp_dir.h"
 #include "engine/events.h"
 
@@ -90,32 +91,30 @@ TEST(NetworkStore, ResolutionByIdNameAndPrefix) {
   EXPECT_FALSE(ns->get("../../etc"));
 }
 
-TEST(NetworkStore, EndpointsAllocateAddressesBlockRemovalAndPersist) {
+TEST(NetworkStore, EndpointsAllocateAddressesAndBlockRemoval) {
   testing::TempDir tmp;
   std::string c1(64, '1'), c2(64, '2');
-  {
-    auto ns = *NetworkStore::open(tmp / "networks", nullptr);
-    ASSERT_TRUE(ns->create({.name = "app", .ipam_config = {{"10.5.0.0/29", "", "", {}}}}));
-    auto e1 = ns->connect("app", {.container_id = c1, .container_name = "one"});
-    ASSERT_TRUE(e1) << e1.error().message();
-    EXPECT_EQ(e1->ipv4_address, "10.5.0.2/29");
-    EXPECT_EQ(e1->mac_address, "02:42:0a:05:00:02");
-    EXPECT_EQ(ns->connect("app", {.container_id = c1})->endpoint_id, e1->endpoint_id);  // idempotent
-    auto taken = ns->connect("app", {.container_id = c2, .ipv4_address = "10.5.0.2"});
-    ASSERT_FALSE(taken);
-    EXPECT_EQ(taken.error().code(), Errc::Conflict);
-    auto e2 = ns->connect("app", {.container_id = c2, .ipv4_address = "10.5.0.5"});
-    ASSERT_TRUE(e2);
-    EXPECT_EQ(e2->ipv4_address, "10.5.0.5/29");
-    auto rm = ns->remove("app");
-    ASSERT_FALSE(rm);
-    EXPECT_EQ(rm.error().code(), Errc::PermissionDenied);
-    EXPECT_NE(rm.error().message().find("has active endpoints"), std::string::npos);
-  }
-  auto ns = *NetworkStore::open(tmp / "networks", nullptr);  // restart
-  auto app = *ns->get("app");
-  ASSERT_EQ(app.containers.size(), 2u);
-  EXPECT_EQ(app.containers.at(c1).name, "one");
+  auto ns = *NetworkStore::open(tmp / "networks", nullptr);
+  ASSERT_TRUE(ns->create({.name = "app", .ipam_config = {{"10.5.0.0/29", "", "", {}}}}));
+  auto e1 = ns->connect("app", {.container_id = c1, .container_name = "one"});
+  ASSERT_TRUE(e1) << e1.error().message();
+  EXPECT_EQ(e1->ipv4_address, "10.5.0.2/29");
+  EXPECT_EQ(e1->mac_address, "02:42:0a:05:00:02");
+  EXPECT_EQ(e1->gateway, "10.5.0.1");
+  EXPECT_EQ(e1->network_name, "app");
+  EXPECT_EQ(e1->network_id, ns->get("app")->id);
+  EXPECT_EQ(ns->connect("app", {.container_id = c1})->endpoint_id, e1->endpoint_id);  // idempotent
+  auto taken = ns->connect("app", {.container_id = c2, .ipv4_address = "10.5.0.2"});
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code(), Errc::Conflict);
+  auto e2 = ns->connect("app", {.container_id = c2, .ipv4_address = "10.5.0.5"});
+  ASSERT_TRUE(e2);
+  EXPECT_EQ(e2->ipv4_address, "10.5.0.5/29");
+  auto rm = ns->remove("app");
+  ASSERT_FALSE(rm);
+  EXPECT_EQ(rm.error().code(), Errc::PermissionDenied);
+  EXPECT_NE(rm.error().message().find("has active endpoints"), std::string::npos);
+  EXPECT_EQ(ns->get("app")->containers.at(c1).name, "one");
   // a /29 has 6 hosts: .1 gateway, .2 and .5 taken -> .3, .4, .6, then full
   std::vector<std::string> got;
   for (char c = 'a'; c <= 'd'; c++) {
@@ -131,6 +130,57 @@ TEST(NetworkStore, EndpointsAllocateAddressesBlockRemovalAndPersist) {
   EXPECT_TRUE(ns->get("app")->containers.empty());
   EXPECT_TRUE(ns->remove("app"));
   EXPECT_FALSE(ns->get("app"));
+}
+
+TEST(NetworkStore, EndpointsAreRuntimeStateNotWrittenToTheFile) {
+  testing::TempDir tmp;
+  std::string c1(64, '1');
+  std::string id, ep_id;
+  {
+    auto ns = *NetworkStore::open(tmp / "networks", nullptr);
+    id = ns->create({.name = "app", .ipam_config = {{"10.6.0.0/24", "", "", {}}}})->id;
+    auto file = tmp / ("networks/" + id + ".json");
+    auto before = read_file(file);
+    ASSERT_TRUE(before);
+    struct stat st0 {};
+    ASSERT_EQ(::stat(file.c_str(), &st0), 0);
+    auto e = ns->connect("app", {.container_id = c1, .container_name = "one"});
+    ASSERT_TRUE(e);
+    ep_id = e->endpoint_id;
+    struct stat st1 {};
+    ASSERT_EQ(::stat(file.c_str(), &st1), 0);
+    EXPECT_EQ(st1.st_ino, st0.st_ino);  // not replaced
+    EXPECT_EQ(*read_file(file), *before);
+    EXPECT_EQ(before->find(c1), std::string::npos);
+  }
+  // a restarted daemon knows the definition only; the container service registers its running containers again
+  auto ns = *NetworkStore::open(tmp / "networks", nullptr);
+  auto app = *ns->get("app");
+  EXPECT_EQ(app.id, id);
+  EXPECT_EQ(app.ipam_config.at(0).subnet, "10.6.0.0/24");
+  EXPECT_TRUE(app.containers.empty());
+  auto again = ns->connect("app", {.container_id = c1, .container_name = "one", .ipv4_address = "10.6.0.7", .endpoint_id = ep_id});
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->endpoint_id, ep_id);
+  EXPECT_EQ(again->ipv4_address, "10.6.0.7/24");
+  EXPECT_EQ(ns->get("app")->containers.at(c1).endpoint_id, ep_id);
+}
+
+TEST(NetworkStore, OlderFilesWithEndpointsLoadWithoutThem) {
+  testing::TempDir tmp;
+  std::string id(64, 'e');
+  ASSERT_TRUE(mkdir_all(tmp / "networks", 0700));
+  ASSERT_TRUE(write_file_replace(tmp / ("networks/" + id + ".json"),
+                         R"({"Name":"old","Id":")" + id + R"(","Created":"2026-01-01T00:00:00.000000000Z","Driver":"bridge",)"
+                         R"("IPAMConfig":[{"Subnet":"10.7.0.0/24","Gateway":"10.7.0.1"}],)"
+                         R"("Containers":{")" + std::string(64, '1') + R"(":{"Name":"gone","IPv4Address":"10.7.0.2/24"}}})"));
+  auto ns = *NetworkStore::open(tmp / "networks", nullptr);
+  auto old = ns->get("old");
+  ASSERT_TRUE(old) << old.error().message();
+  EXPECT_TRUE(old->containers.empty());
+  EXPECT_EQ(ns->connect("old", {.container_id = std::string(64, '2')})->ipv4_address, "10.7.0.2/24");
+  EXPECT_TRUE(ns->disconnect_all(std::string(64, '2')));
+  EXPECT_TRUE(ns->remove("old"));
 }
 
 TEST(NetworkStore, PruneRemovesUnusedUserNetworksOnly) {

@@ -203,12 +203,26 @@ def main():
               "network ls --filter label")
         r = docker("network", "ls", "--filter", "type=custom", "--format", "{{.Name}}")
         check(sorted(r.stdout.split()) == ["objn1", "objn2"], f"network ls --filter type=custom: {r.stdout.split()}")
-        # connect/disconnect record endpoints: a created container by name when the daemon has containers,
-        # else a raw container ID (the network objects do not need the container to exist)
+        # connect/disconnect: endpoints are runtime state of running containers; the container records which
+        # networks it is attached to (docker inspect). A running container by name when the daemon can run
+        # one, else a created one (attached, no endpoint), else a raw container ID (a daemon without
+        # containers: the network objects do not need the container to exist)
         cid = target = "ab" * 32
-        r = docker("create", "--name", "objc", "busybox", "true")
+        running = False
+        r = docker("run", "-d", "--name", "objc", "busybox", "sleep", "300")
         if r.returncode == 0:
-            cid, target = r.stdout.strip(), "objc"
+            cid, target, running = r.stdout.strip(), "objc", True
+        else:
+            docker("rm", "-f", "objc")
+            r = docker("create", "--name", "objc", "busybox", "true")
+            if r.returncode == 0:
+                cid, target = r.stdout.strip(), "objc"
+        has_endpoint = running or target != "objc"
+
+        def ctr_networks():
+            r = docker("inspect", "objc", "--format", "{{json .NetworkSettings.Networks}}")
+            return json.loads(r.stdout) if r.returncode == 0 else {}
+
         rc = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock, "-X", "POST",
                   "-H", "Content-Type: application/json", "-d", json.dumps({"Container": target}),
                   "http://x/v1.41/networks/objn1/connect"])
@@ -219,14 +233,40 @@ def main():
         check(rc.stdout == "403", f"connecting to the host network is refused -> {rc.stdout}")
         r = docker("network", "inspect", "objn1", "--format", "{{json .Containers}}")
         eps = json.loads(r.stdout) if r.returncode == 0 else {}
-        check(cid in eps and eps[cid].get("IPv4Address") == "172.18.0.2/16", f"endpoint recorded with an address: {eps}")
-        r = docker("network", "rm", "objn1")
-        check(r.returncode != 0 and "has active endpoints" in r.stderr, f"network rm with endpoints is refused: {r.stderr.strip()}")
+        if has_endpoint:
+            check(cid in eps and eps[cid].get("IPv4Address") == "172.18.0.2/16", f"endpoint recorded with an address: {eps}")
+            r = docker("network", "rm", "objn1")
+            check(r.returncode != 0 and "has active endpoints" in r.stderr, f"network rm with endpoints is refused: {r.stderr.strip()}")
+        else:
+            check(not eps, f"a created container has no endpoint until it starts: {eps}")
+        if target == "objc":
+            nets = ctr_networks()
+            want_ip = "172.18.0.2" if running else ""
+            check("objn1" in nets and nets["objn1"].get("NetworkID") == nid and nets["objn1"].get("IPAddress") == want_ip
+                  and (nets["objn1"].get("EndpointID") == eps.get(cid, {}).get("EndpointID", "")) and "bridge" in nets,
+                  f"docker inspect shows the connected network: {nets}")
+            r = docker("network", "connect", "objn1", "objc")
+            check(r.returncode != 0 and "already exists" in r.stderr, f"a second connect is refused: {r.stderr.strip()}")
         rc = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", sock, "-X", "POST",
                   "-H", "Content-Type: application/json", "-d", json.dumps({"Container": target}),
                   "http://x/v1.41/networks/objn1/disconnect"])
         check(rc.stdout == "200", "POST /networks/objn1/disconnect")
         if target == "objc":
+            nets = ctr_networks()
+            check("objn1" not in nets and "bridge" in nets, f"docker inspect after disconnect: {nets}")
+            # the docker CLI's connect / disconnect (with an alias and an address)
+            r = docker("network", "connect", "--alias", "objweb", "--ip", "172.18.0.9", "objn1", "objc")
+            check(r.returncode == 0, f"docker network connect --alias --ip ({r.stderr.strip()})")
+            nets = ctr_networks()
+            ip = nets.get("objn1", {}).get("IPAddress")
+            check("objn1" in nets and "objweb" in (nets["objn1"].get("Aliases") or []) and ip == ("172.18.0.9" if running else ""),
+                  f"docker inspect shows the alias and address: {nets}")
+            r = docker("ps", "-a", "--filter", "network=objn1", "--format", "{{.Names}}")
+            check(r.stdout.split() == ["objc"], f"ps --filter network= sees a connected network: {r.stdout.split()}")
+            r = docker("network", "disconnect", "objn1", "objc")
+            check(r.returncode == 0 and "objn1" not in ctr_networks(), f"docker network disconnect ({r.stderr.strip()})")
+            r = docker("network", "inspect", "objn1", "--format", "{{json .Containers}}")
+            check(r.returncode == 0 and json.loads(r.stdout) in ({}, None), f"no endpoint left: {r.stdout.strip()}")
             docker("rm", "-f", "objc")
         r = docker("network", "rm", "bridge")
         check(r.returncode != 0 and "pre-defined network" in r.stderr, f"predefined network cannot be removed: {r.stderr.strip()}")
