@@ -1224,7 +1224,11 @@ Result<ContainerCreateResult> ContainerService::create(const std::string& name_i
   };
   auto made = [&]() -> Status {
     BERTH_TRY(mkdir_all(m.dir(*c), 0710));
-    BERTH_TRY_CTX(m.images->snapshotter().prepare(c->meta.snapshot_key, img.top_chain), "snapshot for {}", c->id);
+    // An AutoRemove container's writable layer dies with it: its snapshot metadata needs no fsync either.
+    auto& snaps = m.images->snapshotter();
+    BERTH_TRY_CTX(c->host.auto_remove ? snaps.prepare_ephemeral(c->meta.snapshot_key, img.top_chain)
+                                      : snaps.prepare(c->meta.snapshot_key, img.top_chain),
+                  "snapshot for {}", c->id);
     BERTH_TRY(m.ensure_rootfs(*c));
     // mounts
     auto reqs = BERTH_TRY(spec::mount_requests(c->config, c->host));

@@ -87,7 +87,7 @@ Result<Info> DirSnapshots::stat(const std::string& key) const {
 }
 
 Status DirSnapshots::create(const Info& info, bool with_work,
-                            const std::function<Status(const std::string& fs)>& fill) {
+                            const std::function<Status(const std::string& fs)>& fill, bool durable) {
   if (info.key.empty()) return fail(Errc::InvalidArgument, "snapshot key must not be empty");
   if (stat(info.key)) return fail(Errc::AlreadyExists, "snapshot `{}` already exists", info.key);
   std::string tmp = fmt::format("{}/tmp/{}-{}", root_, id(info.key).substr(0, 16), std::random_device{}());
@@ -97,7 +97,8 @@ Status DirSnapshots::create(const Info& info, bool with_work,
   i.created_at_ns = now_ns();
   auto fill_and_move = [&]() -> Status {
     if (fill) BERTH_TRY(fill(tmp + "/fs"));
-    BERTH_TRY(write_file_atomic(tmp + "/info.json", info_json(i), 0600));
+    if (durable) BERTH_TRY(write_file_atomic(tmp + "/info.json", info_json(i), 0600));
+    else BERTH_TRY(write_file_replace(tmp + "/info.json", info_json(i), 0600));
     if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, dir(info.key).c_str(), RENAME_NOREPLACE) < 0) {
       if (errno == EEXIST || errno == ENOTEMPTY) {
         // Debris of a crash under the same id (info names another key) is replaced; a live one is not.
@@ -108,7 +109,7 @@ Status DirSnapshots::create(const Info& info, bool with_work,
         return fail_errno("snapshot `{}`: rename", info.key);
       }
     }
-    return fsync_dir(root_ + "/snapshots");
+    return durable ? fsync_dir(root_ + "/snapshots") : ok();
   };
   auto st = fill_and_move();
   if (!st) (void)remove_all(tmp);
@@ -157,7 +158,14 @@ Status DirSnapshots::walk(const std::function<Status(const Info&)>& fn) const {
 }
 
 Status DirSnapshots::remove(const std::string& key) {
-  auto self = BERTH_TRY(stat(key));
+  auto st = stat(key);
+  if (!st && st.error().code() == Errc::Internal && !key.empty()) {
+    // unreadable info.json under this key's id: debris of a throw-away snapshot (committed ones are durable)
+    std::string trash = fmt::format("{}/tmp/rm-{}-{}", root_, id(key).substr(0, 16), std::random_device{}());
+    if (::rename(dir(key).c_str(), trash.c_str()) < 0) return fail_errno("remove snapshot `{}`", key);
+    return remove_all(trash);
+  }
+  auto self = BERTH_TRY(std::move(st));
   bool has_children = false;
   // Only committed snapshots can be parents: removing an active one (a container's) scans nothing.
   if (self.kind == Kind::Committed)

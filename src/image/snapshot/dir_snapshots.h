@@ -31,9 +31,12 @@ class DirSnapshots {
   Result<Info> stat(const std::string& key) const;
   // Creates snapshots/<id(key)> with fs/ (and work/ if with_work) and info; AlreadyExists if taken.
   // `fill` runs on the temporary fs dir before it becomes visible (native copies the parent there).
-  Status create(const Info& info, bool with_work, const std::function<Status(const std::string& fs)>& fill);
+  // durable=false (throw-away snapshots): info.json and the rename are not fsync'd.
+  Status create(const Info& info, bool with_work, const std::function<Status(const std::string& fs)>& fill,
+                bool durable = true);
   // new_parent: record this parent instead of the one given at prepare (overlay layers extracted unparented).
   Status commit(const std::string& name, const std::string& key, const std::string* new_parent = nullptr);
+  // A snapshot whose info.json is unreadable (a throw-away snapshot torn by a host crash) is removed too.
   Status remove(const std::string& key);
   Status walk(const std::function<Status(const Info&)>& fn) const;
   // Parent chain of key, nearest first, excluding key itself.

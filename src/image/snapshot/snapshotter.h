@@ -9,6 +9,9 @@
 //                            Layers are committed under their chain ID, so a layer shared by several images is
 //                            extracted and stored once. If `name` already exists (a concurrent unpack of the same
 //                            layer won), commit fails with AlreadyExists and removes the active snapshot.
+//   prepare_ephemeral(key, parent) -> prepare() for a throw-away snapshot (an AutoRemove container's writable
+//                            layer): its metadata is written without fsyncs. After a host crash it may be gone
+//                            or unreadable (stat: NotFound / Internal); remove() still clears it.
 //   view(key, parent)     -> a read-only Active snapshot (no upper dir on overlay).
 //   remove(key)           -> removes a snapshot without children (FailedPrecondition if it has some).
 //
@@ -56,6 +59,9 @@ class Snapshotter {
 
   virtual Result<Info> stat(const std::string& key) = 0;
   virtual Result<std::vector<Mount>> prepare(const std::string& key, const std::string& parent) = 0;
+  virtual Result<std::vector<Mount>> prepare_ephemeral(const std::string& key, const std::string& parent) {
+    return prepare(key, parent);
+  }
   virtual Result<std::vector<Mount>> view(const std::string& key, const std::string& parent) = 0;
   virtual Result<std::vector<Mount>> mounts(const std::string& key) = 0;
   virtual Status commit(const std::string& name, const std::string& key) = 0;

@@ -128,7 +128,8 @@ Result<std::unique_ptr<NativeSnapshotter>> NativeSnapshotter::open(const std::st
 
 Result<Info> NativeSnapshotter::stat(const std::string& key) { return d_.stat(key); }
 
-Result<std::vector<Mount>> NativeSnapshotter::create(const std::string& key, const std::string& parent, Kind kind) {
+Result<std::vector<Mount>> NativeSnapshotter::create(const std::string& key, const std::string& parent, Kind kind,
+                                                     bool durable) {
   RootLock lock(d_.root());
   if (!parent.empty()) {
     auto p = BERTH_TRY(d_.stat(parent));
@@ -149,12 +150,16 @@ Result<std::vector<Mount>> NativeSnapshotter::create(const std::string& key, con
     }
     return ok();
   };
-  BERTH_TRY(d_.create(Info{key, parent, kind, 0}, false, fill));
+  BERTH_TRY(d_.create(Info{key, parent, kind, 0}, false, fill, durable));
   return mounts(key);
 }
 
 Result<std::vector<Mount>> NativeSnapshotter::prepare(const std::string& key, const std::string& parent) {
   return create(key, parent, Kind::Active);
+}
+
+Result<std::vector<Mount>> NativeSnapshotter::prepare_ephemeral(const std::string& key, const std::string& parent) {
+  return create(key, parent, Kind::Active, false);
 }
 Result<std::vector<Mount>> NativeSnapshotter::view(const std::string& key, const std::string& parent) {
   return create(key, parent, Kind::View);

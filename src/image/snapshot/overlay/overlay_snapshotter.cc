@@ -16,19 +16,24 @@ bool OverlaySnapshotter::supported() {
 
 Result<Info> OverlaySnapshotter::stat(const std::string& key) { return d_.stat(key); }
 
-Result<std::vector<Mount>> OverlaySnapshotter::create(const std::string& key, const std::string& parent, Kind kind) {
+Result<std::vector<Mount>> OverlaySnapshotter::create(const std::string& key, const std::string& parent, Kind kind,
+                                                      bool durable) {
   RootLock lock(d_.root());
   if (!parent.empty()) {
     auto p = BERTH_TRY(d_.stat(parent));
     if (p.kind != Kind::Committed)
       return fail(Errc::InvalidArgument, "parent snapshot `{}` is {}, not committed", parent, kind_name(p.kind));
   }
-  BERTH_TRY(d_.create(Info{key, parent, kind, 0}, kind == Kind::Active, nullptr));
+  BERTH_TRY(d_.create(Info{key, parent, kind, 0}, kind == Kind::Active, nullptr, durable));
   return mounts(key);
 }
 
 Result<std::vector<Mount>> OverlaySnapshotter::prepare(const std::string& key, const std::string& parent) {
   return create(key, parent, Kind::Active);
+}
+
+Result<std::vector<Mount>> OverlaySnapshotter::prepare_ephemeral(const std::string& key, const std::string& parent) {
+  return create(key, parent, Kind::Active, false);
 }
 
 Result<std::vector<Mount>> OverlaySnapshotter::view(const std::string& key, const std::string& parent) {

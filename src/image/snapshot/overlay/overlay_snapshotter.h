@@ -23,6 +23,7 @@ class OverlaySnapshotter final : public Snapshotter {
   LayerStyle layer_style() const override { return LayerStyle::Diff; }
   Result<Info> stat(const std::string& key) override;
   Result<std::vector<Mount>> prepare(const std::string& key, const std::string& parent) override;
+  Result<std::vector<Mount>> prepare_ephemeral(const std::string& key, const std::string& parent) override;
   Result<std::vector<Mount>> view(const std::string& key, const std::string& parent) override;
   Result<std::vector<Mount>> mounts(const std::string& key) override;
   Status commit(const std::string& name, const std::string& key) override;
@@ -35,7 +36,7 @@ class OverlaySnapshotter final : public Snapshotter {
 
  private:
   explicit OverlaySnapshotter(DirSnapshots d) : d_(std::move(d)) {}
-  Result<std::vector<Mount>> create(const std::string& key, const std::string& parent, Kind kind);
+  Result<std::vector<Mount>> create(const std::string& key, const std::string& parent, Kind kind, bool durable = true);
   DirSnapshots d_;
 };
 

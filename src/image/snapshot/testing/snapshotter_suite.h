@@ -93,4 +93,35 @@ TEST_P(SnapshotterSuite, SecondCommitOfSameLayerLoses) {
   EXPECT_EQ(s_->stat("e2").error().code(), Errc::NotFound);  // the loser's work is gone
 }
 
+TEST_P(SnapshotterSuite, EphemeralPrepareIsActiveAndTornDebrisIsCleared) {
+  layer("l1", "", "a", "1");
+  auto m = s_->prepare_ephemeral("ctr-e", "l1");
+  ASSERT_TRUE(m) << m.error().message();
+  auto durable = s_->prepare("ctr-d", "l1");
+  ASSERT_TRUE(durable);
+  EXPECT_EQ((*m)[0].type, (*durable)[0].type);
+  auto i = s_->stat("ctr-e");
+  ASSERT_TRUE(i) << i.error().message();
+  EXPECT_EQ(i->kind, Kind::Active);
+  EXPECT_EQ(i->parent, "l1");
+  EXPECT_EQ(s_->prepare_ephemeral("ctr-e", "l1").error().code(), Errc::AlreadyExists);
+  auto w = s_->writable_dir("ctr-e");
+  ASSERT_TRUE(w) << w.error().message();
+  // what a host crash can leave of unsynced metadata: an empty info.json
+  std::string info = w->substr(0, w->rfind('/')) + "/info.json";
+  ASSERT_TRUE(write_file_replace(info, ""));
+  EXPECT_EQ(s_->stat("ctr-e").error().code(), Errc::Internal);
+  ASSERT_TRUE(s_->remove("ctr-e"));  // removable all the same
+  EXPECT_EQ(s_->stat("ctr-e").error().code(), Errc::NotFound);
+  // debris under the key is replaced by the next prepare of that key
+  ASSERT_TRUE(s_->prepare_ephemeral("ctr-e", "l1"));
+  ASSERT_TRUE(write_file_replace(info, "{"));
+  auto again = s_->prepare_ephemeral("ctr-e", "l1");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(s_->stat("ctr-e")->kind, Kind::Active);
+  ASSERT_TRUE(s_->remove("ctr-e"));
+  ASSERT_TRUE(s_->remove("ctr-d"));
+  ASSERT_TRUE(s_->remove("l1"));  // no children left
+}
+
 }  // namespace berth::image::snapshot
