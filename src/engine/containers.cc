@@ -766,7 +766,11 @@ RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<C
     if (c->removing || shutting_down) d.restart = false;
     if (oom) publish(*c, "oom");
     for (auto& [name, a] : c->meta.networks) a.endpoint_id = a.ipv4_address = a.gateway = a.mac_address = "";
-    persist_locked(*c);
+    // An AutoRemove container that does not restart is removed next (monitor_run): its exit and its removal are
+    // one engine.db commit (remove_op's DELETE). A daemon killed in between finds it running with its shim gone
+    // (or its exit.json) at restart and removes it then: the same end state.
+    bool removal_follows = !d.restart && c->host.auto_remove && !c->removing;
+    if (!removal_follows) persist_locked(*c);
     fds = c->exit_fds;
     c->cv.notify_all();
   }
@@ -841,7 +845,11 @@ bool ContainerService::Impl::monitor_run(const std::shared_ptr<Container>& c) {
       if (auto_remove) {
         std::lock_guard op(c->op_mu);
         auto st = remove_op(c, true);
-        if (!st) log::warn("engine: auto-remove of {}: {}", c->id, st.error().message());
+        if (!st) {
+          log::warn("engine: auto-remove of {}: {}", c->id, st.error().message());
+          std::lock_guard lk(c->mu);
+          persist_locked(*c);  // on_exit left the exit to this removal: record where it stopped (restart finishes it)
+        }
         return false;
       }
       break;
