@@ -537,11 +537,10 @@ class RealEngine final : public Engine, public ImageAccess {
       for (auto& m : to_json_messages(ev))
         if (!progress(m)) gone = true;  // the client left: the pull still completes
     };
-    image::PullResult res;
-    {
-      std::lock_guard lk(mu_);
-      res = BERTH_TRY(store_->pull(ref, po));
-    }
+    // The engine's image lock only around the pull's final record and commit steps: a slow download does not
+    // hold up `images`, inspect, `run` of other images or another pull.
+    po.commit_lock = &mu_;
+    auto res = BERTH_TRY(store_->pull(ref, po));
     events_->publish("image", "pull", familiar_name(res.name), {{"name", familiar_name(res.name)}});
     if (gc_runner_) gc_runner_->kick();
     return ok();

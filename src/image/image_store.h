@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ struct PullOptions {
   RegistryAccess access;
   ProgressSink progress;  // called from worker threads, never concurrently
   bool unpack = true;     // extract the layers into the snapshotter after the download
+  // The caller's lock around its other ImageStore calls (the engine's), taken only for the short final steps
+  // (the image record written, the extracted layers committed; the whole unpack when the snapshotter cannot
+  // extract layers apart). Manifest, config and layer downloads and their extraction run without it: blobs
+  // are leased and extractions use private snapshot keys, so a concurrent prune or another pull is safe.
+  // nullptr: nothing to take.
+  std::mutex* commit_lock = nullptr;
 };
 
 struct PullResult {

@@ -351,12 +351,16 @@ struct ImageStore::ParallelUnpack {
   }
   // Stacks the extracted layers in order; returns the top chain ID.
   Result<std::string> commit() {
+    for (size_t i = 0; i < chains.size(); ++i)
+      if (!need[i] && !s.snaps_->stat(chains[i].str()))
+        return fail(Errc::NotFound, "layer snapshot {} is gone", chains[i].str());
     std::string parent;
     for (size_t i = 0; i < chains.size(); ++i) {
       std::string chain = chains[i].str();
       if (need[i]) {
         auto c = s.snaps_->commit_over(chain, keys[i], parent);
         if (!c && c.error().code() != Errc::AlreadyExists) return fail(std::move(c).error());
+        if (!c) (void)s.snaps_->remove(keys[i]);  // a concurrent pull committed the same layer first
         if (sink)
           sink({.state = ProgressState::PullComplete, .id = short_hex(manifest.layers[i].digest),
                 .status = "Pull complete"});
@@ -449,6 +453,8 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
   }
   out.repo_digest = res->resolved_digest;
   out.bytes_downloaded = res->bytes_downloaded;
+  std::unique_lock<std::mutex> held;
+  if (opts.commit_lock) held = std::unique_lock(*opts.commit_lock);
   auto minfo = BERTH_TRY(content_->info(res->manifest_digest));
   out.target = oci::Descriptor{.media_type = res->manifest_media_type, .digest = res->manifest_digest, .size = minfo.size};
   auto old = meta_->get_image(out.name);
@@ -466,6 +472,13 @@ Result<PullResult> ImageStore::pull(const std::string& name, const PullOptions& 
 
   if (parallel) {
     auto top = pu.commit();
+    if (!top && top.error().code() == Errc::NotFound) {
+      // A layer that was already unpacked when the pull began was pruned meanwhile (the pull ran without the
+      // caller's lock): unpack again from the blobs, which the lease kept.
+      pu.discard();
+      auto r = BERTH_TRY(resolve(out.name, opts.platform));
+      top = unpack_resolved(out.name, r, sink);
+    }
     if (!top) {
       pu.discard();
       return fail(std::move(top).error());

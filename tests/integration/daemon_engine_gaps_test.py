@@ -219,6 +219,254 @@ def load_checks(d, tmp):
     check(r.returncode == 0 and "Loaded image: busybox:latest" in r.stdout, f"load of the named archive: {r.stdout.strip()}")
 
 
+def cp_checks(d, sock, tmp, data):
+    bnd = os.path.join(tmp, "bindsrc")
+    os.makedirs(bnd)
+    with open(os.path.join(bnd, "h"), "w") as f:
+        f.write("inbind\n")
+    r = d("run", "-d", "--name", "gapcp", "-v", "gapvol:/data", "-v", f"{bnd}:/bnd", "--tmpfs", "/tm", "busybox",
+          "sh", "-c", "echo invol > /data/f; echo intmp > /tm/g; ln -s /data /lnk; ln -s /data/f /lnkf; "
+          "ln -s data /rel; ln -s /../../../../etc /esc; touch /ready; sleep 1000")
+    check(r.returncode == 0, f"run -d with a volume, a bind and a tmpfs ({r.stderr.strip()})")
+    poll(lambda: d("exec", "gapcp", "test", "-e", "/ready").returncode == 0)
+    volpath = os.path.join(data, "volumes/gapvol/_data")
+
+    def cp_out(src, *flags):
+        p = subprocess.run([DOCKER, "-H", "unix://" + sock, "cp", *flags, src, "-"], capture_output=True, timeout=60)
+        if p.returncode != 0:
+            return None, p.stderr.decode(errors="replace").strip()
+        try:
+            return tar_members(p.stdout), ""
+        except tarfile.TarError as e:
+            return None, str(e)
+
+    def cp_file(src, *flags):
+        m, err = cp_out(src, *flags)
+        if not m:
+            return None, err
+        files = [v for v in m.values() if isinstance(v, bytes)]
+        return (files[0].decode() if len(files) == 1 else None), err
+
+    def running_checks(state):
+        got, err = cp_file("gapcp:/data/f")
+        check(got == "invol\n", f"{state}: cp out of a volume: {got!r} {err}")
+        got, err = cp_file("gapcp:/bnd/h")
+        check(got == "inbind\n", f"{state}: cp out of a bind mount: {got!r} {err}")
+        got, err = cp_file("gapcp:/lnk/f")
+        check(got == "invol\n", f"{state}: cp through a symlink that points into the volume: {got!r} {err}")
+        got, err = cp_file("gapcp:/rel/f")
+        check(got == "invol\n", f"{state}: cp through a relative symlink into the volume: {got!r} {err}")
+        got, err = cp_file("gapcp:/lnkf", "-L")
+        check(got == "invol\n", f"{state}: cp -L of a symlink to a file in the volume: {got!r} {err}")
+        got, err = cp_file("gapcp:/../../data/f")
+        check(got == "invol\n", f"{state}: '..' stops at the container's root: {got!r} {err}")
+        got, err = cp_file("gapcp:/esc/hostname")
+        check(got is not None and got.strip() == d("inspect", "-f", "{{.Config.Hostname}}", "gapcp").stdout.strip(),
+              f"{state}: a symlink to /../../../../etc stays in the container (its /etc/hostname): {got!r} {err}")
+        m, err = cp_out("gapcp:/")
+        check(m is not None and m.get("data/f") == b"invol\n" and m.get("bnd/h") == b"inbind\n",
+              f"{state}: cp of / carries the volume's and the bind's content ({err})")
+        m, err = cp_out("gapcp:/data/.")
+        check(m is not None and m.get("f") == b"invol\n", f"{state}: cp of /data/. ({err})")
+
+    running_checks("running")
+    got, err = cp_file("gapcp:/tm/g")
+    check(got == "intmp\n", f"running: cp out of a tmpfs: {got!r} {err}")
+    src = os.path.join(tmp, "up.txt")
+    with open(src, "w") as f:
+        f.write("uploaded\n")
+    for dest, inside in (("/data/", "/data/up.txt"), ("/lnk/", "/data/up.txt"), ("/tm/", "/tm/up.txt"),
+                         ("/bnd/", "/bnd/up.txt")):
+        d("exec", "gapcp", "rm", "-f", inside)
+        r = d("cp", src, "gapcp:" + dest)
+        got = d("exec", "gapcp", "cat", inside).stdout
+        check(r.returncode == 0 and got == "uploaded\n", f"running: cp into {dest}: the container sees {inside} "
+              f"({got!r} {r.stderr.strip()})")
+    check(open(os.path.join(volpath, "up.txt")).read() == "uploaded\n", "the copy into the volume is in its source")
+    check(open(os.path.join(bnd, "up.txt")).read() == "uploaded\n", "the copy into the bind mount is on the host")
+    rootfs_data = os.path.join(data, "containers", d("inspect", "-f", "{{.Id}}", "gapcp").stdout.strip(), "rootfs/data")
+    check(not os.path.exists(os.path.join(rootfs_data, "up.txt")), "nothing was written into the rootfs under /data")
+    # a tar whose entries reach into a mount below the extraction point is refused, not hidden under it
+    code, text = put_tar(sock, "gapcp", "/", make_tar([("data", None), ("data/sneak", b"x")]), True)
+    check(code == 403 and "mount point" in text and not os.path.exists(os.path.join(volpath, "sneak"))
+          and not os.path.exists(os.path.join(rootfs_data, "sneak")),
+          f"PUT / with data/sneak (data is a volume) is refused: {code} {text.strip()}")
+
+    # noOverwriteDirNonDir (the docker CLI always sets it)
+    d("exec", "gapcp", "sh", "-c", "rm -rf /tmp/x /tmp/dd; echo file > /tmp/x; mkdir -p /tmp/dd/sub")
+    os.makedirs(os.path.join(tmp, "up/x"))
+    with open(os.path.join(tmp, "up/x/a"), "w") as f:
+        f.write("a\n")
+    r = d("cp", os.path.join(tmp, "up/x"), "gapcp:/tmp/")
+    check(r.returncode != 0 and 'cannot overwrite non-directory "/tmp/x" with directory "/tmp"' in r.stderr,
+          f"docker cp of a directory over a file is refused: {r.stderr.strip()}")
+    check(d("exec", "gapcp", "cat", "/tmp/x").stdout == "file\n", "the file is untouched")
+    code, text = put_tar(sock, "gapcp", "/tmp", make_tar([("dd", b"now a file")]), True)
+    check(code == 400 and 'cannot overwrite directory \\"/tmp/dd\\" with non-directory \\"/tmp\\"' in text,
+          f"PUT of a file over a directory with noOverwriteDirNonDir: {code} {text.strip()}")
+    check(d("exec", "gapcp", "test", "-d", "/tmp/dd/sub").returncode == 0, "the directory is untouched")
+    code, text = put_tar(sock, "gapcp", "/tmp", make_tar([("dd", b"now a file")]), False)
+    check(code == 200 and d("exec", "gapcp", "cat", "/tmp/dd").stdout == "now a file",
+          f"without noOverwriteDirNonDir the file replaces the directory: {code} {text.strip()}")
+
+    # stopped: the recorded mount sources
+    r = d("stop", "-t", "1", "gapcp")
+    check(r.returncode == 0, f"stop ({r.stderr.strip()})")
+    running_checks("stopped")
+    got, err = cp_file("gapcp:/tm/g")
+    check(got is None and "Could not find the file /tm/g" in err, f"stopped: the tmpfs is gone, as with docker: {err}")
+    os.unlink(os.path.join(volpath, "up.txt"))
+    r = d("cp", src, "gapcp:/lnk/")
+    check(r.returncode == 0 and open(os.path.join(volpath, "up.txt")).read() == "uploaded\n"
+          and not os.path.exists(os.path.join(rootfs_data, "up.txt")),
+          f"stopped: cp into a symlink to the volume lands in the volume ({r.stderr.strip()})")
+    r = d("start", "gapcp")
+    got = d("exec", "gapcp", "cat", "/data/up.txt").stdout
+    check(got == "uploaded\n", f"restarted: the container sees the copy ({got!r})")
+    d("rm", "-f", "gapcp")
+    d("volume", "rm", "gapvol")
+
+
+class StallingRegistry:
+    """A minimal registry (plain HTTP on loopback) serving one image, `stall:v1`: busybox's layer plus a new
+    layer whose download stops half-way until release() — a pull that stays in progress for as long as the
+    test needs, without timing anything."""
+
+    def __init__(self, saved_tar):
+        with tarfile.open(saved_tar) as t:
+            files = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+        index = json.loads(files["index.json"])
+        base = json.loads(files["blobs/sha256/" + index["manifests"][0]["digest"][7:]])
+        cfg = json.loads(files["blobs/sha256/" + base["config"]["digest"][7:]])
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as t:
+            payload = os.urandom(4 << 20)
+            ti = tarfile.TarInfo("stall.bin")
+            ti.size = len(payload)
+            t.addfile(ti, io.BytesIO(payload))
+        layer_raw = raw.getvalue()
+        import gzip
+        layer = gzip.compress(layer_raw, compresslevel=1)
+        self.blobs = {}
+
+        def put(b):
+            dg = "sha256:" + hashlib.sha256(b).hexdigest()
+            self.blobs[dg] = b
+            return dg
+        for name, b in files.items():
+            if name.startswith("blobs/sha256/"):
+                self.blobs["sha256:" + name[len("blobs/sha256/"):]] = b
+        cfg["rootfs"]["diff_ids"] = cfg["rootfs"]["diff_ids"] + ["sha256:" + hashlib.sha256(layer_raw).hexdigest()]
+        cfg_bytes = json.dumps(cfg).encode()
+        self.layer_digest = put(layer)
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(cfg_bytes),
+                               "size": len(cfg_bytes)},
+                    "layers": base["layers"] + [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                                 "digest": self.layer_digest, "size": len(layer)}]}
+        self.manifest = json.dumps(manifest).encode()
+        self.manifest_digest = put(self.manifest)
+        self.stalled = threading.Event()
+        self.released = threading.Event()
+        reg = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, body=b"", ctype="application/octet-stream", head=False, extra=()):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+                for k, v in extra:
+                    self.send_header(k, v)
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+
+            def handle_one(self, head):
+                p = self.path.split("?")[0]
+                if p in ("/v2/", "/v2"):
+                    return self.reply(200, b"{}", "application/json", head)
+                if p.startswith("/v2/stall/manifests/"):
+                    ref = p.rsplit("/", 1)[1]
+                    if ref not in ("v1", reg.manifest_digest):
+                        return self.reply(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}', "application/json", head)
+                    return self.reply(200, reg.manifest, "application/vnd.oci.image.manifest.v1+json", head,
+                                      [("Docker-Content-Digest", reg.manifest_digest)])
+                if p.startswith("/v2/stall/blobs/"):
+                    dg = p.rsplit("/", 1)[1]
+                    b = reg.blobs.get(dg)
+                    if b is None:
+                        return self.reply(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}', "application/json", head)
+                    if head or dg != reg.layer_digest:
+                        return self.reply(200, b, head=head, extra=[("Docker-Content-Digest", dg)])
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(b)))
+                    self.send_header("Docker-Content-Digest", dg)
+                    self.end_headers()
+                    half = len(b) // 2
+                    self.wfile.write(b[:half])
+                    self.wfile.flush()
+                    reg.stalled.set()
+                    reg.released.wait(300)
+                    self.wfile.write(b[half:])
+                    return
+                return self.reply(404, b"{}", "application/json", head)
+
+            def do_GET(self):
+                self.handle_one(False)
+
+            def do_HEAD(self):
+                self.handle_one(True)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def release(self):
+        self.released.set()
+
+    def close(self):
+        self.released.set()
+        self.server.shutdown()
+
+
+def pull_lock_checks(d, reg):
+    ref = f"127.0.0.1:{reg.port}/stall:v1"
+    p = subprocess.Popen([*d.base, "pull", ref], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stalled = poll(lambda: reg.stalled.is_set() or p.poll() is not None, attempts=1200)
+        check(stalled and reg.stalled.is_set() and p.poll() is None,
+              f"the pull is in progress, half of a layer downloaded (rc={p.poll()})")
+        # While the pull holds a download open: the image operations answer (a stuck call fails by its timeout).
+        try:
+            r = d("images", "--format", "{{.Repository}}:{{.Tag}}", timeout=60)
+            check(r.returncode == 0 and "busybox:latest" in r.stdout, f"docker images during the pull: {r.stdout.split()}")
+            r = d("image", "inspect", "-f", "{{.Id}}", "busybox", timeout=60)
+            check(r.returncode == 0 and r.stdout.startswith("sha256:"), "docker image inspect during the pull")
+            r = d("run", "--rm", "busybox", "echo", "during-pull", timeout=60)
+            check(r.returncode == 0 and r.stdout == "during-pull\n", f"docker run of another image during the pull ({r.stderr.strip()})")
+            r = d("image", "inspect", ref, timeout=60)
+            check(r.returncode != 0 and "No such image" in r.stderr, "the image being pulled is not there yet")
+        except subprocess.TimeoutExpired as e:
+            check(False, f"an image operation blocked behind the pull: {e.cmd[3:]}")
+        check(p.poll() is None, "the pull is still waiting for its layer")
+    finally:
+        reg.release()
+    out, err = p.communicate(timeout=120)
+    check(p.returncode == 0 and "Downloaded newer image" in out, f"the pull completes once released ({err.strip()})")
+    r = d("run", "--rm", ref, "stat", "-c", "%s", "/stall.bin")
+    check(r.returncode == 0 and r.stdout.strip() == str(4 << 20), f"the pulled image runs: {r.stdout.strip()} {r.stderr.strip()}")
+    r = d("rmi", ref)
+    check(r.returncode == 0, f"rmi the pulled image ({r.stderr.strip()})")
+
+
 def main():
     if os.geteuid() != 0:
         print("skip: needs root (containers)")
@@ -236,20 +484,31 @@ def main():
     sock = os.path.join(tmp, "gaps.sock")
     env = dict(os.environ, DOCKER_CONFIG=os.path.join(tmp, "dockercfg"))
     env.pop("DOCKER_HOST", None)
-    daemon = None
+    daemon = reg = None
 
     def d(*a, **kw):
-        return run([DOCKER, "-H", "unix://" + sock] + list(a), env=env, **kw)
+        return run(d.base + list(a), env=env, **kw)
+    d.base = [DOCKER, "-H", "unix://" + sock]
+    d.env = env
 
     try:
         r = run([BERTH, "image", "--root", data, "bootstrap", "busybox"])
         check(r.returncode == 0, f"bootstrap busybox ({r.stderr.strip()})")
-        daemon = start_daemon(data, execroot, sock, os.path.join(tmp, "daemon.log"))
+        saved = os.path.join(tmp, "busybox-saved.tar")
+        r = run([BERTH, "image", "--root", data, "save", "-o", saved, "busybox"])
+        check(r.returncode == 0, f"berth image save busybox ({r.stderr.strip()})")
+        reg = StallingRegistry(saved)
+        daemon = start_daemon(data, execroot, sock, os.path.join(tmp, "daemon.log"),
+                              ("--insecure-registry", f"127.0.0.1:{reg.port}"))
         check(daemon.poll() is None, "daemon is up")
+        pull_lock_checks(d, reg)
+        cp_checks(d, sock, tmp, data)
         labels_checks(d, sock)
         exec_privileged_checks(d)
         load_checks(d, tmp)
     finally:
+        if reg is not None:
+            reg.close()
         if daemon is not None:
             d("rm", "-f", *[c for c in d("ps", "-aq").stdout.split()])
             daemon.send_signal(signal.SIGTERM)

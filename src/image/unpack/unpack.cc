@@ -285,6 +285,13 @@ Status Applier::replace_existing(int pfd, const std::string& base, const std::st
     merged = true;
     return ok();
   }
+  if (opts_.no_overwrite_dir_non_dir && S_ISDIR(st.st_mode) != new_is_dir) {
+    std::string root = opts_.display_root.empty() ? "/" : opts_.display_root;
+    std::string shown = root == "/" ? "/" + path : root + "/" + path;
+    return fail(Errc::InvalidArgument, "cannot overwrite {} \"{}\" with {} \"{}\"",
+                S_ISDIR(st.st_mode) ? "directory" : "non-directory", shown,
+                S_ISDIR(st.st_mode) ? "non-directory" : "directory", root);
+  }
   return remove_tree(pfd, base.c_str(), path);
 }
 
@@ -408,6 +415,11 @@ Status Applier::entry(struct archive* a, struct archive_entry* e) {
   if (!raw) return fail(Errc::InvalidArgument, "tar entry without a usable name");
   auto path = BERTH_TRY(clean_entry_path(raw, opts_.max_path_bytes, "entry path"));
   if (path.empty()) return ok();  // the layer root itself
+  for (const auto& f : opts_.fenced) {
+    bool at = path == f, under = path.size() > f.size() && path.starts_with(f) && path[f.size()] == '/';
+    if (under || (at && archive_entry_filetype(e) != AE_IFDIR))
+      return fail(Errc::PermissionDenied, "entry `{}`: `{}` is a mount point here; copy into it directly", path, f);
+  }
   split(path, parent_, base_);
   std::string parent = parent_, base = base_;
   if (base.starts_with(".wh.")) return whiteout(path, parent, base);

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "oci/digest.h"
@@ -58,6 +59,15 @@ struct UnpackOptions {
   bool sync = false;
   // Also hash the compressed input (for streaming pulls that verify the blob digest on the way).
   bool hash_compressed = false;
+  // docker's noOverwriteDirNonDir: an entry that would replace an existing directory with a non-directory, or
+  // a non-directory with a directory, fails (InvalidArgument) instead of replacing it. The message names paths
+  // as display_root + "/" + entry ("cannot overwrite directory \"/tmp/d\" with non-directory \"/tmp\"").
+  bool no_overwrite_dir_non_dir = false;
+  std::string display_root = "/";
+  // Paths (relative to the target, no leading '/') where something else is mounted in the view the caller
+  // extracts for (a container's volumes): entries below them, or a non-directory at them, are refused
+  // (PermissionDenied) rather than written into the directory underneath.
+  std::vector<std::string> fenced;
 };
 
 struct UnpackResult {

@@ -192,6 +192,51 @@ TEST_F(Unpack, DuplicateEntriesLaterWins) {
   expect_outside_untouched();
 }
 
+TEST_F(Unpack, NoOverwriteDirNonDir) {
+  UnpackOptions o;
+  o.whiteouts = WhiteoutMode::Apply;
+  ASSERT_TRUE(apply({dir("d"), file("d/inner", "x"), file("f", "file")}, o));
+  o.no_overwrite_dir_non_dir = true;
+  o.display_root = "/tmp";
+  auto r = apply({file("d", "now a file")}, o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::InvalidArgument);
+  EXPECT_EQ(r.error().message(), "cannot overwrite directory \"/tmp/d\" with non-directory \"/tmp\"");
+  r = apply({dir("f")}, o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "cannot overwrite non-directory \"/tmp/f\" with directory \"/tmp\"");
+  o.display_root = "/";
+  r = apply({symlink("d", "f")}, o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "cannot overwrite directory \"/d\" with non-directory \"/\"");
+  EXPECT_EQ(*read_file(root() + "/d/inner"), "x");  // nothing replaced
+  EXPECT_EQ(*read_file(root() + "/f"), "file");
+  // same kinds still replace or merge
+  ASSERT_TRUE(apply({file("f", "new"), dir("d"), file("d/more", "m")}, o));
+  EXPECT_EQ(*read_file(root() + "/f"), "new");
+  EXPECT_EQ(*read_file(root() + "/d/more"), "m");
+  // and without the option the later entry wins, as before
+  o.no_overwrite_dir_non_dir = false;
+  ASSERT_TRUE(apply({file("d", "now a file")}, o));
+  EXPECT_EQ(*read_file(root() + "/d"), "now a file");
+  expect_outside_untouched();
+}
+
+TEST_F(Unpack, FencedPathsAreRefused) {
+  UnpackOptions o;
+  o.whiteouts = WhiteoutMode::Apply;
+  o.fenced = {"data", "a/b"};
+  ASSERT_TRUE(apply({dir("data"), dir("a"), dir("a/b"), file("a/c", "ok"), file("datax", "ok")}, o));
+  EXPECT_EQ(*read_file(root() + "/a/c"), "ok");
+  expect_fails(apply({file("data/f", "x")}, o), "mount point");
+  expect_fails(apply({file("a/b/c/d", "x")}, o), "mount point");
+  expect_fails(apply({file("data", "x")}, o), "mount point");
+  expect_fails(apply({file("a/b/.wh.x", "")}, o), "mount point");
+  EXPECT_FALSE(exists(root() + "/data/f"));
+  EXPECT_TRUE(S_ISDIR(lstat_of(root() + "/data").st_mode));
+  expect_outside_untouched();
+}
+
 TEST_F(Unpack, RefusesOverlayXattrs) {
   auto d = dir("x");
   d.xattrs["trusted.overlay.redirect"] = "/etc";
