@@ -24,10 +24,11 @@
 #include <vector>
 
 #include "base/file.h"
-#include "base/unique_fd.h"
 #include "base/testing/root.h"
 #include "base/testing/temp_dir.h"
+#include "base/unique_fd.h"
 #include "runtime/container.h"
+#include "runtime/testing/bundle.h"
 #include "sys/fd_passing.h"
 
 extern char** environ;
@@ -37,46 +38,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string build_dir() {
-  const char* b = getenv("BERTH_BUILD_DIR");
-  return b ? b : "build";
-}
-std::string source_dir() {
-  const char* s = getenv("BERTH_SOURCE_DIR");
-  return s ? s : ".";
-}
-std::string runtime_bin() { return build_dir() + "/cmd/berth-runtime/berth-runtime"; }
-
-struct CmdResult {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs argv with stdout/stderr captured in files (a container keeps inherited pipes open).
-CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& tmp) {
-  std::string outp = tmp + "/.out", errp = tmp + "/.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(outp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(errp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int n = ::open("/dev/null", O_RDONLY);
-    ::dup2(n, 0);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<char*> av;
-    for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
-    ::execv(av[0], av.data());
-    _exit(126);
-  }
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  CmdResult r;
-  r.code = exit_code_from_status(st);
-  r.out = read_file(outp).value_or("");
-  r.err = read_file(errp).value_or("");
-  return r;
-}
+using testing::CmdResult;
+using testing::run_cmd;
+using testing::runtime_bin;
 
 class ContainerTest : public ::testing::Test {
  protected:
@@ -85,21 +49,15 @@ class ContainerTest : public ::testing::Test {
     if (::access(runtime_bin().c_str(), X_OK) != 0) GTEST_SKIP() << "berth-runtime not built: " << runtime_bin();
     root_ = tmp_ / "state";
     bundle_ = tmp_ / "bundle";
-    std::string cmd = "PROBE=none " + source_dir() + "/tests/helpers/mkbundle.sh " + bundle_ + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    auto text = read_file(bundle_ + "/config.json");
-    ASSERT_TRUE(text);
-    config_ = json::parse(*text);
+    auto made = b_.create(bundle_);
+    ASSERT_TRUE(made) << made.error().message();
   }
   void TearDown() override {
     // Nothing may outlive a test: force-delete whatever is left.
     for (const auto& id : ids_) run_cmd({runtime_bin(), "--root", root_, "delete", "--force", id}, tmp_.path());
   }
 
-  void set_args(const std::vector<std::string>& args) {
-    config_["process"]["args"] = args;
-    ASSERT_TRUE(write_file_atomic(bundle_ + "/config.json", config_.dump()));
-  }
+  void set_args(const std::vector<std::string>& args) { ASSERT_TRUE(b_.set_args(args)); }
   std::string id(const std::string& name) {
     std::string i = "core-" + name + "-" + std::to_string(::getpid());
     ids_.push_back(i);
@@ -121,7 +79,8 @@ class ContainerTest : public ::testing::Test {
 
   testing::TempDir tmp_;
   std::string root_, bundle_;
-  json config_;
+  testing::Bundle b_;
+  json& config_ = b_.config();
   std::vector<std::string> ids_;
 };
 

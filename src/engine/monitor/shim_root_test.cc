@@ -21,21 +21,14 @@
 #include "engine/monitor/shim_client.h"
 #include "engine/monitor/stdcopy.h"
 #include "runtime/container.h"
+#include "runtime/testing/bundle.h"
 
 namespace berth::engine::monitor {
 namespace {
 
 using nlohmann::json;
 
-std::string build_dir() {
-  const char* b = getenv("BERTH_BUILD_DIR");
-  return b ? b : "build";
-}
-std::string source_dir() {
-  const char* s = getenv("BERTH_SOURCE_DIR");
-  return s ? s : ".";
-}
-std::string shim_bin() { return build_dir() + "/cmd/berth-shim/berth-shim"; }
+using berth::testing::shim_bin;
 
 // Everything the peer sends until it closes.
 std::string read_all(int fd) {
@@ -90,11 +83,8 @@ class ShimTest : public ::testing::Test {
     ::signal(SIGPIPE, SIG_IGN);  // as in the daemon: a peer that closed is an error, not a death
     if (::access(shim_bin().c_str(), X_OK) != 0) GTEST_SKIP() << "berth-shim not built: " << shim_bin();
     bundle_ = tmp_ / "bundle";
-    std::string cmd = "PROBE=none " + source_dir() + "/tests/helpers/mkbundle.sh " + bundle_ + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    auto text = read_file(bundle_ + "/config.json");
-    ASSERT_TRUE(text);
-    config_ = json::parse(*text);
+    auto made = b_.create(bundle_);
+    ASSERT_TRUE(made) << made.error().message();
   }
   void TearDown() override {
     for (pid_t p : shims_) ::kill(p, SIGKILL);
@@ -103,9 +93,7 @@ class ShimTest : public ::testing::Test {
   }
 
   void set_process(const std::vector<std::string>& args, bool tty = false) {
-    config_["process"]["args"] = args;
-    config_["process"]["terminal"] = tty;
-    ASSERT_TRUE(write_file_atomic(bundle_ + "/config.json", config_.dump()));
+    ASSERT_TRUE(b_.set_process(args, tty));
   }
 
   ShimSpawn spec(const std::string& name) {
@@ -126,6 +114,32 @@ class ShimTest : public ::testing::Test {
     return h;
   }
 
+  // The bundle's process set to args, a shim spawned for `s` and the container started.
+  Result<ShimHandle> spawn_started(const ShimSpawn& s, const std::vector<std::string>& args) {
+    BERTH_TRY(b_.set_args(args));
+    auto h = BERTH_TRY(spawn(s));
+    BERTH_TRY(ShimClient(s.shim_dir).start());
+    return h;
+  }
+
+  // exec_create + exec_start of args (cwd /) as exec `id`: its output stream.
+  static Result<UniqueFd> exec(ShimClient& c, const std::string& id, std::vector<std::string> args) {
+    ExecConfig e;
+    e.exec_id = id;
+    e.process.args = std::move(args);
+    e.process.cwd.assign(1, '/');  // (a literal assignment here trips GCC 12's -Wrestrict)
+    BERTH_TRY(c.exec_create(e));
+    return c.exec_start(id);
+  }
+
+  // SIGKILL to the container and the 137 it exits with.
+  static void kill_and_reap(ShimClient& c) {
+    ASSERT_TRUE(c.kill(SIGKILL));
+    auto w = c.wait();
+    ASSERT_TRUE(w) << w.error().message();
+    EXPECT_EQ(w->exit_code, 137);
+  }
+
   std::vector<LogRecord> log_records(const std::string& path) {
     std::vector<LogRecord> out;
     auto text = read_file(path);
@@ -144,7 +158,8 @@ class ShimTest : public ::testing::Test {
 
   testing::TempDir tmp_;
   std::string bundle_;
-  json config_;
+  testing::Bundle b_;
+  json& config_ = b_.config();
   std::vector<std::string> ids_;
   std::vector<pid_t> shims_;
 };
@@ -394,12 +409,10 @@ TEST_F(ShimTest, TtyAndExecTtyUnderAnExecRootLongerThanSunPath) {
 }
 
 TEST_F(ShimTest, KillGivesSignalExitCode) {
-  set_process({"sleep", "1000"});
   ShimSpawn s = spec("kill");
-  auto h = spawn(s);
+  auto h = spawn_started(s, {"sleep", "1000"});
   ASSERT_TRUE(h) << h.error().message();
   ShimClient c(s.shim_dir);
-  ASSERT_TRUE(c.start());
   auto st = c.state();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->status, "running");
@@ -427,12 +440,10 @@ TEST_F(ShimTest, MemoryLimitGivesOomKilled) {
 }
 
 TEST_F(ShimTest, ExecWithExitCodeStdinAndTty) {
-  set_process({"sleep", "1000"});
   ShimSpawn s = spec("exec");
-  auto h = spawn(s);
+  auto h = spawn_started(s, {"sleep", "1000"});
   ASSERT_TRUE(h) << h.error().message();
   ShimClient c(s.shim_dir);
-  ASSERT_TRUE(c.start());
 
   ExecConfig e1;
   e1.exec_id = "e1";
@@ -494,31 +505,23 @@ TEST_F(ShimTest, ExecWithExitCodeStdinAndTty) {
   EXPECT_EQ(*c.exec_wait("e3"), 0);
 
   // A missing binary is the runtime's error, and the shim keeps serving.
-  ExecConfig bad;
-  bad.exec_id = "bad";
-  bad.process.args = {"/nonexistent"};
-  bad.process.cwd = "/";
-  ASSERT_TRUE(c.exec_create(bad));
-  auto sb = c.exec_start("bad");
+  auto sb = exec(c, "bad", {"/nonexistent"});
   ASSERT_FALSE(sb);
   EXPECT_NE(sb.error().message().find("nonexistent"), std::string::npos) << sb.error().message();
   EXPECT_EQ(c.exec_state("nope").error().code(), Errc::NotFound);
 
   // The exec output is not the container's log.
   EXPECT_TRUE(log_records(s.log_path).empty());
-  ASSERT_TRUE(c.kill(SIGKILL));
-  EXPECT_EQ(c.wait()->exit_code, 137);
+  kill_and_reap(c);
 }
 
 TEST_F(ShimTest, ExecInheritsTheContainersConfinement) {
   // The bundle (runc spec) grants AUDIT_WRITE, KILL, NET_BIND_SERVICE. An exec request that names no
   // capabilities gets exactly those, not the shim's full set.
-  set_process({"sleep", "1000"});
   ShimSpawn s = spec("execcaps");
-  auto h = spawn(s);
+  auto h = spawn_started(s, {"sleep", "1000"});
   ASSERT_TRUE(h) << h.error().message();
   ShimClient c(s.shim_dir);
-  ASSERT_TRUE(c.start());
   std::string init_status = read_file("/proc/" + std::to_string(h->init_pid) + "/status").value_or("");
   auto cap_line = [](const std::string& status) {
     auto p = status.find("CapEff:");
@@ -526,33 +529,20 @@ TEST_F(ShimTest, ExecInheritsTheContainersConfinement) {
   };
   std::string want = cap_line(init_status);
   ASSERT_FALSE(want.empty());
-  ExecConfig e;
-  e.exec_id = "caps";
-  e.process.args = {"grep", "CapEff", "/proc/self/status"};
-  e.process.cwd = "/";
-  ASSERT_TRUE(c.exec_create(e));
-  auto stream = c.exec_start("caps");
+  auto stream = exec(c, "caps", {"grep", "CapEff", "/proc/self/status"});
   ASSERT_TRUE(stream) << stream.error().message();
   std::string got = demux(read_all(stream->get())).out;
   EXPECT_EQ(got, want + "\n");
   EXPECT_NE(want, "CapEff:\t000001ffffffffff");
-  ASSERT_TRUE(c.kill(SIGKILL));
-  EXPECT_EQ(c.wait()->exit_code, 137);
+  kill_and_reap(c);
 }
 
 TEST_F(ShimTest, ExecStillRunningWhenTheContainerDies) {
-  set_process({"sleep", "1000"});
   ShimSpawn s = spec("execdies");
-  auto h = spawn(s);
+  auto h = spawn_started(s, {"sleep", "1000"});
   ASSERT_TRUE(h) << h.error().message();
   ShimClient c(s.shim_dir);
-  ASSERT_TRUE(c.start());
-  ExecConfig e;
-  e.exec_id = "long";
-  e.process.args = {"sh", "-c", "echo up; sleep 1000"};
-  e.process.cwd = "/";
-  ASSERT_TRUE(c.exec_create(e));
-  auto stream = c.exec_start("long");
+  auto stream = exec(c, "long", {"sh", "-c", "echo up; sleep 1000"});
   ASSERT_TRUE(stream) << stream.error().message();
   EXPECT_EQ(demux(read_until(stream->get(), "up\n")).out, "up\n");
   auto st = c.exec_state("long");
@@ -572,12 +562,10 @@ TEST_F(ShimTest, ExecStillRunningWhenTheContainerDies) {
 }
 
 TEST_F(ShimTest, ManyExecsAreServedAndOldOnesForgotten) {
-  set_process({"sleep", "1000"});
   ShimSpawn s = spec("manyexec");
-  auto h = spawn(s);
+  auto h = spawn_started(s, {"sleep", "1000"});
   ASSERT_TRUE(h) << h.error().message();
   ShimClient c(s.shim_dir);
-  ASSERT_TRUE(c.start());
   ExecConfig base;
   base.process.cwd = "/";
   for (int i = 0; i < 140; ++i) {
@@ -594,8 +582,7 @@ TEST_F(ShimTest, ManyExecsAreServedAndOldOnesForgotten) {
   }
   EXPECT_EQ(c.exec_state("e0").error().code(), Errc::NotFound);
   EXPECT_EQ(*c.exec_state("e139")->exit_code, 139 % 7);
-  ASSERT_TRUE(c.kill(SIGKILL));
-  EXPECT_EQ(c.wait()->exit_code, 137);
+  kill_and_reap(c);
 }
 
 TEST_F(ShimTest, LogsFollowUntilTheContainerExits) {
@@ -771,8 +758,7 @@ TEST_F(ShimTest, BadRequestsGetClearErrorsAndTheShimKeepsServing) {
   auto st = c.state();
   ASSERT_TRUE(st) << st.error().message();
   EXPECT_EQ(st->status, "running");
-  ASSERT_TRUE(c.kill(SIGKILL));
-  EXPECT_EQ(c.wait()->exit_code, 137);
+  kill_and_reap(c);
 }
 
 TEST_F(ShimTest, ClientLeavingMidStreamDoesNotHurtTheContainer) {
@@ -818,18 +804,15 @@ TEST_F(ShimTest, ClientLeavingMidStreamDoesNotHurtTheContainer) {
 }
 
 TEST_F(ShimTest, PauseAndResume) {
-  set_process({"sleep", "1000"});
   ShimSpawn s = spec("pause");
-  auto h = spawn(s);
+  auto h = spawn_started(s, {"sleep", "1000"});
   ASSERT_TRUE(h) << h.error().message();
   ShimClient c(s.shim_dir);
-  ASSERT_TRUE(c.start());
   ASSERT_TRUE(c.pause());
   EXPECT_EQ(c.state()->status, "paused");
   ASSERT_TRUE(c.resume());
   EXPECT_EQ(c.state()->status, "running");
-  ASSERT_TRUE(c.kill(SIGKILL));
-  EXPECT_EQ(c.wait()->exit_code, 137);
+  kill_and_reap(c);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "base/testing/temp_dir.h"
 #include "engine/spec/etc_files.h"
 #include "engine/spec/spec_builder.h"
+#include "runtime/testing/bundle.h"
 #include "sys/caps.h"
 
 namespace berth::engine::spec {
@@ -21,48 +22,13 @@ namespace {
 
 using nlohmann::json;
 
-std::string build_dir() {
-  const char* b = getenv("BERTH_BUILD_DIR");
-  return b ? b : "build";
-}
-std::string source_dir() {
-  const char* s = getenv("BERTH_SOURCE_DIR");
-  return s ? s : ".";
-}
-std::string runtime_bin() { return build_dir() + "/cmd/berth-runtime/berth-runtime"; }
-std::string probe_bin() { return build_dir() + "/tests/helpers/probe/probe"; }
-std::string init_bin() { return build_dir() + "/cmd/berth-init/berth-init"; }
+using berth::testing::CmdResult;
+using berth::testing::init_bin;
+using berth::testing::probe_bin;
+using berth::testing::run_cmd;
+using berth::testing::runtime_bin;
+
 uint64_t hex(const json& v) { return v.is_string() ? std::stoull(v.get<std::string>(), nullptr, 16) : ~0ULL; }
-
-struct CmdResult {
-  int code = -1;
-  std::string out, err;
-};
-
-CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& tmp) {
-  std::string outp = tmp + "/.out", errp = tmp + "/.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(outp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(errp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int n = ::open("/dev/null", O_RDONLY);
-    ::dup2(n, 0);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<char*> av;
-    for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
-    ::execv(av[0], av.data());
-    _exit(126);
-  }
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  CmdResult r;
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.out = read_file(outp).value_or("");
-  r.err = read_file(errp).value_or("");
-  return r;
-}
 
 class SpecRootTest : public ::testing::Test {
  protected:
@@ -71,9 +37,8 @@ class SpecRootTest : public ::testing::Test {
     for (const auto& b : {runtime_bin(), probe_bin(), init_bin()})
       if (::access(b.c_str(), X_OK) != 0) GTEST_SKIP() << b << " not built";
     rootfs_ = tmp_ / "rootfs";
-    std::string cmd = "PROBE=" + probe_bin() + " " + source_dir() + "/tests/helpers/mkrootfs.sh " + rootfs_ +
-                      " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    auto made = berth::testing::make_rootfs(rootfs_, probe_bin());
+    ASSERT_TRUE(made) << made.error().message();
     ASSERT_EQ(::mkdir((tmp_ / "bundle").c_str(), 0700), 0);
   }
   void TearDown() override {
