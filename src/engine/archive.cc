@@ -167,12 +167,13 @@ class FsView {
     return best;
   }
 
-  // Destinations strictly below dir, relative to it ("data", "a/b").
-  std::vector<std::string> mounts_below(const std::string& dir) const {
-    std::vector<std::string> out;
+  // Mounts strictly below dir, relative to it ("data", "a/b"), with their root fds (-1 for file mounts).
+  std::vector<image::unpack::UnpackOptions::Redirect> mounts_below(const std::string& dir) const {
+    std::vector<image::unpack::UnpackOptions::Redirect> out;
     std::string prefix = dir == "/" ? "/" : dir + "/";
     for (auto& mt : mounts_)
-      if (mt.dest.size() > prefix.size() && mt.dest.starts_with(prefix)) out.push_back(mt.dest.substr(prefix.size()));
+      if (mt.dest.size() > prefix.size() && mt.dest.starts_with(prefix))
+        out.push_back({mt.dest.substr(prefix.size()), mt.dir ? mt.dir.get() : -1});
     return out;
   }
 
@@ -501,9 +502,11 @@ Status ContainerService::archive_put(const std::string& ref, const std::string& 
   uo.max_uncompressed_bytes = uint64_t{64} << 30;
   uo.no_overwrite_dir_non_dir = no_overwrite_dir_non_dir;
   uo.display_root = cpath;
-  // Mounts below the extraction point live elsewhere: entries reaching them are refused, never written into
-  // the rootfs underneath where the container would not see them.
-  uo.fenced = view.mounts_below(cpath);
+  // Entries reaching a mount below the extraction point go into the mount (as the container sees it), never
+  // into the rootfs underneath; read-only ones refuse.
+  uo.redirects = view.mounts_below(cpath);
+  for (auto& rd : uo.redirects)
+    if (auto why = read_only_reason(view, *c, cpath == "/" ? "/" + rd.path : cpath + "/" + rd.path)) rd.fd = -1;
   BERTH_TRY(image::unpack::apply_layer(src, dfd.get(), uo));
   return ok();
 }

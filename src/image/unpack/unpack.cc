@@ -161,6 +161,21 @@ class Applier {
  private:
   // O_PATH (or O_RDONLY) fd of a directory inside the target, owned by the cache; "" is the target itself.
   Result<int> parent_fd(const std::string& parent, const std::string& entry, bool create);
+  // The redirect path is at or below (the longest), if any.
+  const UnpackOptions::Redirect* redirect_of(const std::string& path) const {
+    const UnpackOptions::Redirect* best = nullptr;
+    for (const auto& rd : opts_.redirects)
+      if ((path == rd.path || (path.size() > rd.path.size() && path.starts_with(rd.path) && path[rd.path.size()] == '/')) &&
+          (!best || rd.path.size() > best->path.size()))
+        best = &rd;
+    return best;
+  }
+  // Where a path inside the target lives: {directory fd, path relative to it}.
+  std::pair<int, std::string> route(const std::string& path) const {
+    if (auto* rd = redirect_of(path); rd && rd->fd >= 0)
+      return {rd->fd, path.size() > rd->path.size() ? path.substr(rd->path.size() + 1) : std::string()};
+    return {root_, path};
+  }
   Status remove_tree(int pfd, const char* name, const std::string& path);
   void forget_dirs_under(const std::string& path);
   Status replace_existing(int pfd, const std::string& base, const std::string& path, bool new_is_dir, bool& merged);
@@ -196,10 +211,12 @@ class Applier {
   std::string parent_, base_;                // scratch
 };
 
-Result<int> Applier::parent_fd(const std::string& parent, const std::string& entry, bool create) {
-  if (parent.empty()) return root_;
-  if (auto it = dircache_.find(parent); it != dircache_.end()) return it->second.get();
-  int fd = openat2_beneath(root_, parent.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
+Result<int> Applier::parent_fd(const std::string& full_parent, const std::string& entry, bool create) {
+  auto [base_fd, parent] = route(full_parent);
+  if (parent.empty()) return base_fd;
+  if (auto it = dircache_.find(full_parent); it != dircache_.end()) return it->second.get();
+  const int root = base_fd;
+  int fd = openat2_beneath(root, parent.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
   if (fd < 0 && errno == ENOENT && create) {
     // Walk down, creating missing directories (tar may omit them) and refusing anything not a directory.
     UniqueFd cur;
@@ -208,12 +225,13 @@ Result<int> Applier::parent_fd(const std::string& parent, const std::string& ent
       size_t j = parent.find('/', i);
       if (j == std::string::npos) j = parent.size();
       std::string comp = parent.substr(i, j - i);
-      int dir = cur ? cur.get() : root_;
+      int dir = cur ? cur.get() : root;
       int next = openat2_beneath(dir, comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
       if (next < 0 && errno == ENOENT) {
         if (::mkdirat(dir, comp.c_str(), 0755) < 0 && errno != EEXIST)
           return fail_errno("entry `{}`: create parent `{}`", entry, parent.substr(0, j));
-        if (opts_.whiteouts == WhiteoutMode::Apply) created_.insert(parent.substr(0, j));
+        if (opts_.whiteouts == WhiteoutMode::Apply)
+          created_.insert(full_parent.substr(0, full_parent.size() - parent.size() + j));
         next = openat2_beneath(dir, comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
       }
       if (next < 0) {
@@ -226,9 +244,9 @@ Result<int> Applier::parent_fd(const std::string& parent, const std::string& ent
     if (cur && i >= parent.size()) fd = cur.release();
   }
   if (fd < 0) {
-    return fail(diagnose_parent(root_, parent, entry, errno));
+    return fail(diagnose_parent(root, parent, entry, errno));
   }
-  auto [it, _] = dircache_.insert_or_assign(parent, UniqueFd(fd));
+  auto [it, _] = dircache_.insert_or_assign(full_parent, UniqueFd(fd));
   return it->second.get();
 }
 
@@ -415,13 +433,21 @@ Status Applier::entry(struct archive* a, struct archive_entry* e) {
   if (!raw) return fail(Errc::InvalidArgument, "tar entry without a usable name");
   auto path = BERTH_TRY(clean_entry_path(raw, opts_.max_path_bytes, "entry path"));
   if (path.empty()) return ok();  // the layer root itself
-  for (const auto& f : opts_.fenced) {
-    bool at = path == f, under = path.size() > f.size() && path.starts_with(f) && path[f.size()] == '/';
-    if (under || (at && archive_entry_filetype(e) != AE_IFDIR))
-      return fail(Errc::PermissionDenied, "entry `{}`: `{}` is a mount point here; copy into it directly", path, f);
+  if (auto* rd = redirect_of(path)) {
+    bool at = path == rd->path;
+    if (rd->fd < 0 || (at && archive_entry_filetype(e) != AE_IFDIR))
+      return fail(Errc::PermissionDenied, "entry `{}`: `{}` is a mount point here", path, rd->path);
+    if (at) return ok();  // the mount's root stays as it is
   }
   split(path, parent_, base_);
   std::string parent = parent_, base = base_;
+  if (base.starts_with(".wh.")) {
+    // a whiteout must not remove a mount point (or anything above one)
+    std::string target = (parent.empty() ? "" : parent + "/") + base.substr(4);
+    for (const auto& rd : opts_.redirects)
+      if (base != ".wh..wh..opq" && (rd.path == target || rd.path.starts_with(target + "/")))
+        return fail(Errc::PermissionDenied, "entry `{}`: `{}` is a mount point here", path, rd.path);
+  }
   if (base.starts_with(".wh.")) return whiteout(path, parent, base);
   BERTH_TRY(check_xattrs(path, e));
 
@@ -545,7 +571,9 @@ Status Applier::entry(struct archive* a, struct archive_entry* e) {
 Status Applier::finish() {
   dircache_.clear();
   for (auto& dt : dir_times_) {
-    int fd = openat2_beneath(root_, dt.path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    auto [base_fd, rel] = route(dt.path);
+    if (rel.empty()) continue;  // a mount's root: left as it is
+    int fd = openat2_beneath(base_fd, rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (fd < 0) continue;  // removed or replaced later in the layer
     UniqueFd f(fd);
     if (::futimens(fd, dt.ts) < 0) return fail_errno("entry `{}`: set directory times", dt.path);

@@ -64,10 +64,16 @@ struct UnpackOptions {
   // as display_root + "/" + entry ("cannot overwrite directory \"/tmp/d\" with non-directory \"/tmp\"").
   bool no_overwrite_dir_non_dir = false;
   std::string display_root = "/";
-  // Paths (relative to the target, no leading '/') where something else is mounted in the view the caller
-  // extracts for (a container's volumes): entries below them, or a non-directory at them, are refused
-  // (PermissionDenied) rather than written into the directory underneath.
-  std::vector<std::string> fenced;
+  // Paths (relative to the target, no leading '/') where another directory stands in the view the caller
+  // extracts for (a container's volumes and bind mounts), with an fd of that directory: entries below such a
+  // path are written there (resolved beneath that fd with the same rules), never into the directory
+  // underneath. fd -1 (a file mount), a non-directory entry at the path itself, or a whiteout of it are refused
+  // (PermissionDenied); a directory entry at the path itself is skipped (the mount's root stays as it is).
+  struct Redirect {
+    std::string path;
+    int fd = -1;
+  };
+  std::vector<Redirect> redirects;
 };
 
 struct UnpackResult {

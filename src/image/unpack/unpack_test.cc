@@ -6,6 +6,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/file.h"
+#include "base/testing/temp_dir.h"
 #include "image/unpack/testing/layer_fixture.h"
 
 namespace berth::image::unpack {
@@ -222,17 +224,32 @@ TEST_F(Unpack, NoOverwriteDirNonDir) {
   expect_outside_untouched();
 }
 
-TEST_F(Unpack, FencedPathsAreRefused) {
+TEST_F(Unpack, RedirectsWriteIntoTheMountedDirectory) {
+  berth::testing::TempDir vol;  // a volume standing at data/ in the target
+  ASSERT_TRUE(write_file_atomic(vol.path() + "/old", "o"));
+  UniqueFd vfd(::open(vol.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(vfd);
+  ASSERT_EQ(::mkdir((root() + "/data").c_str(), 0755), 0);  // the mount point in the rootfs
   UnpackOptions o;
   o.whiteouts = WhiteoutMode::Apply;
-  o.fenced = {"data", "a/b"};
-  ASSERT_TRUE(apply({dir("data"), dir("a"), dir("a/b"), file("a/c", "ok"), file("datax", "ok")}, o));
-  EXPECT_EQ(*read_file(root() + "/a/c"), "ok");
-  expect_fails(apply({file("data/f", "x")}, o), "mount point");
-  expect_fails(apply({file("a/b/c/d", "x")}, o), "mount point");
+  o.redirects = {{"data", vfd.get()}, {"etc/hostname", -1}};
+  auto r = apply({dir("data", 0700), file("data/f", "in volume"), dir("data/sub"), file("data/sub/g", "g"),
+                  file("data/.wh.old", ""), hardlink("data/f2", "data/f"), file("top", "t")},
+                 o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*read_file(vol.path() + "/f"), "in volume");
+  EXPECT_EQ(*read_file(vol.path() + "/sub/g"), "g");
+  EXPECT_EQ(lstat_of(vol.path() + "/f2").st_ino, lstat_of(vol.path() + "/f").st_ino);
+  EXPECT_FALSE(exists(vol.path() + "/old"));  // the whiteout applied inside the volume
+  EXPECT_FALSE(exists(root() + "/data/f"));   // nothing under the mount point in the rootfs
+  EXPECT_EQ(lstat_of(root() + "/data").st_mode & 0777, 0755u);  // the mount point itself untouched
+  EXPECT_EQ(*read_file(root() + "/top"), "t");
+  // no way out of the volume: '..' is refused as ever, a symlink in it is never written through
+  ASSERT_EQ(::symlink("/", (vol.path() + "/esc").c_str()), 0);
+  expect_fails(apply({file("data/esc/x", "x")}, o), "symlink");
   expect_fails(apply({file("data", "x")}, o), "mount point");
-  expect_fails(apply({file("a/b/.wh.x", "")}, o), "mount point");
-  EXPECT_FALSE(exists(root() + "/data/f"));
+  expect_fails(apply({file(".wh.data", "")}, o), "mount point");
+  expect_fails(apply({file("etc/hostname", "x")}, o), "mount point");
   EXPECT_TRUE(S_ISDIR(lstat_of(root() + "/data").st_mode));
   expect_outside_untouched();
 }
