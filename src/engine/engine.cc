@@ -623,12 +623,16 @@ class RealEngine final : public Engine, public ImageAccess {
     std::vector<std::string> records;
     {
       std::lock_guard lk(mu_);
+      std::set<std::string> unnamed;
       for (auto& n : names) {
         auto e = BERTH_TRY(find_locked(n));
         auto nm = named_match(n);
-        records.push_back(nm && std::find(e.names.begin(), e.names.end(), *nm) != e.names.end() ? *nm : e.names.front());
+        bool by_name = nm && std::find(e.names.begin(), e.names.end(), *nm) != e.names.end();
+        records.push_back(by_name ? *nm : e.names.front());
+        // saved by its ID (or a digest): without a name, as docker does (RepoTags null)
+        if (!by_name) unnamed.insert(e.names.front());
       }
-      BERTH_TRY(store_->save(records, path, false));
+      BERTH_TRY(store_->save(records, path, false, unnamed));
     }
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return fail_errno("open `{}`", path);

@@ -170,7 +170,8 @@ Result<oci::Descriptor> ingest(content::Store& store, const std::string& ref, Re
 
 }  // namespace
 
-Status ImageStore::save(const std::vector<std::string>& names, const std::string& out, bool as_dir) {
+Status ImageStore::save(const std::vector<std::string>& names, const std::string& out, bool as_dir,
+                        const std::set<std::string>& unnamed) {
   if (names.empty()) return fail(Errc::InvalidArgument, "save: no images named");
   std::unique_ptr<OutTree> tree;
   if (as_dir) {
@@ -199,15 +200,17 @@ Status ImageStore::save(const std::vector<std::string>& names, const std::string
       BERTH_TRY_CTX(tree->add_blob(blob_rel(d.digest), *content_, d.digest), "save `{}`", name);
     }
     auto ref = BERTH_TRY(registry::parse_reference(r.record.name));
+    bool keep_name = !unnamed.count(name);
     oci::Descriptor entry = top;
-    entry.annotations["io.containerd.image.name"] = r.record.name;
-    if (!ref.tag.empty()) entry.annotations["org.opencontainers.image.ref.name"] = ref.tag;
+    if (keep_name) {
+      entry.annotations["io.containerd.image.name"] = r.record.name;
+      if (!ref.tag.empty()) entry.annotations["org.opencontainers.image.ref.name"] = ref.tag;
+    }
     index.manifests.push_back(entry);
     json layers = json::array();
     for (auto& l : r.manifest.layers) layers.push_back(blob_rel(l.digest));
-    docker.push_back({{"Config", blob_rel(r.config_digest)},
-                      {"RepoTags", ref.tag.empty() ? json::array() : json::array({familiar(r.record.name)})},
-                      {"Layers", layers}});
+    json repo_tags = !keep_name ? json(nullptr) : ref.tag.empty() ? json::array() : json::array({familiar(r.record.name)});
+    docker.push_back({{"Config", blob_rel(r.config_digest)}, {"RepoTags", repo_tags}, {"Layers", layers}});
   }
   BERTH_TRY(tree->add("index.json", oci::to_json(index)));
   BERTH_TRY(tree->add("manifest.json", docker.dump()));

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -150,7 +151,10 @@ class ImageStore {
   // ID: RepoTags null or empty; an OCI layout entry without a ref name) is named from name_for_untagged:
   // "repo[:tag]" names it so (an OCI ref name that is a bare tag replaces the tag); "repo@" keeps it under the
   // digest name "repo@<manifest digest>" (untagged, as docker shows such an image); "" refuses it.
-  Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir);
+  // Records listed in `unnamed` are saved without their name (docker save of an image ID: RepoTags null, no
+  // ref name in the index), so loading them gives an untagged image.
+  Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir,
+              const std::set<std::string>& unnamed = {});
   Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "");
 
   // `docker export` of an image: its flattened root filesystem (every layer applied, whiteouts resolved, none in

@@ -279,6 +279,23 @@ TEST_F(ImageStoreTest, LoadsImagesWithoutANameUnderTheirDigest) {
   EXPECT_EQ(got->config_digest, want.config_digest);
 }
 
+TEST_F(ImageStoreTest, SaveWithoutTheNameLoadsUntagged) {
+  ASSERT_TRUE(s_->bootstrap_busybox(""));
+  auto want = s_->resolve("busybox").value();
+  std::string layout = dir_ / "by-id";
+  ASSERT_TRUE(s_->save({"docker.io/library/busybox:latest"}, layout, true, {"docker.io/library/busybox:latest"}));
+  auto m = nlohmann::json::parse(read_file(layout + "/manifest.json").value());
+  EXPECT_TRUE(m[0]["RepoTags"].is_null());
+  auto idx = nlohmann::json::parse(read_file(layout + "/index.json").value());
+  EXPECT_FALSE(idx["manifests"][0].contains("annotations"));
+  auto other = open_other("by-id-load");
+  auto names = other->load(layout, "berth.local/loaded@");
+  ASSERT_TRUE(names) << names.error().message();
+  ASSERT_EQ(names->size(), 1u);
+  EXPECT_EQ((*names)[0], "berth.local/loaded@" + want.manifest_desc.digest.str());
+  EXPECT_FALSE(other->resolve("busybox"));
+}
+
 TEST_F(ImageStoreTest, LoadRefusesEscapingPaths) {
   ASSERT_TRUE(mkdir_all(dir_ / "evil"));
   ASSERT_TRUE(write_file_atomic(dir_ / "evil/manifest.json",

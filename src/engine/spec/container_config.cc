@@ -143,7 +143,28 @@ Result<Config> parse_config_obj(const json& j, const std::string& path) {
   BERTH_TRY(r.boolean("NetworkDisabled", c.network_disabled));
   BERTH_TRY(r.str("MacAddress", c.mac_address));
   BERTH_TRY(r.str_list("OnBuild", c.on_build));
-  BERTH_TRY(r.str_map("Labels", c.labels));
+  if (auto st = r.str_map("Labels", c.labels); !st) {
+    // dockerd's words for this one (its decoder names the request's wrapper struct): the field users set most
+    const auto* v = r.find("Labels");
+    auto go_type = [](const nlohmann::json& x) -> std::string_view {
+      if (x.is_number()) return "number";
+      if (x.is_boolean()) return "bool";
+      if (x.is_array()) return "array";
+      if (x.is_object()) return "object";
+      return "string";
+    };
+    if (v && !v->is_object())
+      return fail(Errc::InvalidArgument,
+                  "json: cannot unmarshal {} into Go struct field ContainerConfigWrapper.Labels of type map[string]string",
+                  go_type(*v));
+    if (v)
+      for (auto it = v->begin(); it != v->end(); ++it)
+        if (!it.value().is_string() && !it.value().is_null())
+          return fail(Errc::InvalidArgument,
+                      "json: cannot unmarshal {} into Go struct field ContainerConfigWrapper.Labels of type string",
+                      go_type(it.value()));
+    return tl::unexpected(st.error());
+  }
   BERTH_TRY(r.str("StopSignal", c.stop_signal));
   std::optional<int64_t> st;
   BERTH_TRY(r.opt_i64("StopTimeout", st));

@@ -367,9 +367,15 @@ TEST(ParseCreateRequest, RejectsMalformedJsonAndWrongTypes) {
   expect_invalid(R"({"Cmd":5})", "Cmd");
   expect_invalid(R"({"Env":[1]})", "Env[0]");
   expect_invalid(R"({"Tty":"yes"})", "Tty");
-  expect_invalid(R"({"Labels":{"a":1}})", "Labels[a]: cannot unmarshal number into string");
-  expect_invalid(R"({"Labels":{"a":true}})", "Labels[a]: cannot unmarshal bool");
-  expect_invalid(R"({"Labels":["a"]})", "Labels: cannot unmarshal array");
+  // dockerd's text for Labels
+  expect_invalid(R"({"Labels":{"a":1}})",
+                 "json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Labels of type string");
+  expect_invalid(R"({"Labels":{"a":"x","b":true}})",
+                 "json: cannot unmarshal bool into Go struct field ContainerConfigWrapper.Labels of type string");
+  expect_invalid(R"({"Labels":["a"]})",
+                 "json: cannot unmarshal array into Go struct field ContainerConfigWrapper.Labels of type map[string]string");
+  expect_invalid(R"({"HostConfig":{"Mounts":[{"Type":"volume","Target":"/d","VolumeOptions":{"Labels":{"a":1}}}]}})",
+                 "Labels[a]: cannot unmarshal number into string");
   expect_invalid(R"({"HostConfig":"x"})", "HostConfig");
   expect_invalid(R"({"HostConfig":{"Memory":"1g"}})", "HostConfig.Memory");
   expect_invalid(R"({"HostConfig":{"Memory":1.5}})", "HostConfig.Memory");
