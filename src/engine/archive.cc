@@ -103,8 +103,10 @@ class FsView {
     std::vector<std::tuple<std::string, std::string, bool>> binds;  // dest, host source, rw
     std::vector<std::pair<std::string, bool>> tmpfs;
     int pid = 0;
+    bool ro_rootfs = false;
     {
       std::lock_guard lk(c.mu);
+      ro_rootfs = c.host.readonly_rootfs;
       for (auto& mj : c.meta.mounts) {
         std::string type = mj.value("Type", ""), dest = mj.value("Destination", "");
         if (dest.empty() || dest[0] != '/') continue;
@@ -114,7 +116,7 @@ class FsView {
       if (c.state.running_like() && c.state.status != RunState::Restarting) pid = c.state.pid;
     }
     for (auto* f : {"hostname", "hosts", "resolv.conf"})
-      binds.emplace_back(std::string("/etc/") + f, m.dir(c) + "/" + f, !c.host.readonly_rootfs);
+      binds.emplace_back(std::string("/etc/") + f, m.dir(c) + "/" + f, !ro_rootfs);
     for (auto& [dest, src, rw] : binds) {
       if (src.empty()) continue;
       Mount mt;
