@@ -281,6 +281,10 @@ class Shim {
   Stdio ctr_;
   pid_t init_pid_ = 0;
   bool started_ = false, exited_ = false, finalized_ = false;
+  // trim_resident_text() once the shim has been idle for a moment (mono ms; -1 = none pending): not between
+  // the requests of a start (attach, start, wait), whose code would only fault back in.
+  int64_t trim_at_ = -1;
+  void trim_soon() { trim_at_ = mono_ms() + 200; }
   UnixNanos started_at_ = 0, finished_at_ = 0;
   int exit_code_ = 0;
   bool oom_killed_ = false;
@@ -437,6 +441,7 @@ int Shim::serve() {
   update_interest();
   // A child may have exited before the signalfd was polled.
   reap();
+  trim_soon();  // the create ran most of the runtime library
 
   struct epoll_event evs[32];
   for (;;) {
@@ -459,6 +464,14 @@ int Shim::serve() {
     for (auto& [id, e] : execs_)
       if (e->exited && !e->finalized) consider(e->drain_deadline);
     if (finalized_) consider(linger_deadline_);
+    if (trim_at_ >= 0) {
+      if (now >= trim_at_) {
+        trim_resident_text();
+        trim_at_ = -1;
+      } else {
+        consider(trim_at_);
+      }
+    }
     int timeout = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - now));
     int n = ::epoll_wait(ep_.get(), evs, 32, timeout);
     if (n < 0) {
@@ -689,8 +702,8 @@ void Shim::handle_request(Conn& c, std::string_view line, std::string_view rest)
   bool replied = false;
   Status st = do_request(c, *req, rest, replied);
   if (!st && !replied) reply_error(c, st.error());
-  // Requests are rare and most run parts of the runtime library: give those pages back (see above).
-  trim_resident_text();
+  // Requests are rare and most run parts of the runtime library: give those pages back (see above) once idle.
+  trim_soon();
 }
 
 Stdio* Shim::stdin_target(const Conn& c) {
@@ -1195,7 +1208,6 @@ int run_shim(const ShimConfig& config) {
     (void)write_all(config.report_fd, fmt::format("ok {} {}\n", ::getpid(), shim.init_pid()));
     ::close(config.report_fd);
   }
-  trim_resident_text();
   return shim.serve();
 }
 
