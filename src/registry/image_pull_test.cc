@@ -2,7 +2,9 @@
 // snapshots, only-missing downloads, automatic cross-repository mounts and docker-shaped progress.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <map>
+#include <thread>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -378,6 +380,56 @@ TEST(Progress, DockerJsonMessages) {
             "{\"progressDetail\":{},\"aux\":{\"Tag\":\"v1\",\"Digest\":\"sha256:ab\",\"Size\":7}}\n");
   EXPECT_EQ(image::human_size_docker(512), "512B");
   EXPECT_EQ(image::human_size_docker(80'000'000), "80MB");
+}
+
+TEST_F(ImagePull, CallersLockIsTakenOnlyForTheFinalSteps) {
+  for (std::string sn : {"native", "overlay"}) {
+    SCOPED_TRACE(sn);
+    auto base = layer(*a_, "base", "b\n");
+    auto top = layer(*a_, "app-" + sn, std::string(200000, 'y'));
+    std::string name = host_ + "/team/locked-" + sn + ":v1";
+    image(*a_, name, {base, top});
+    ASSERT_TRUE(a_->push(name));
+    auto c = open("locked-" + sn, sn);
+
+    std::mutex engine_lock;  // the caller's lock around its other ImageStore calls
+    std::unique_lock held(engine_lock);
+    std::mutex m;
+    std::condition_variable cv;
+    int complete = 0;
+    bool done = false;
+    image::PullOptions plo;
+    plo.commit_lock = &engine_lock;
+    plo.progress = [&](const ProgressEvent& e) {
+      if (e.state != ProgressState::DownloadComplete) return;
+      std::lock_guard lk(m);
+      ++complete;
+      cv.notify_all();
+    };
+    Result<image::PullResult> r = fail(Errc::Internal, "not run");
+    std::thread t([&] {
+      r = c->pull(name, plo);
+      std::lock_guard lk(m);
+      done = true;
+      cv.notify_all();
+    });
+    {
+      std::unique_lock lk(m);
+      // both layers arrive while this test holds the caller's lock (the bound only turns a hang into a failure)
+      cv.wait_for(lk, std::chrono::seconds(120), [&] { return complete == 2 || done; });
+      EXPECT_EQ(complete, 2);
+      EXPECT_FALSE(done) << "the pull finished without the caller's lock";
+    }
+    EXPECT_FALSE(c->metadata().get_image(name)) << "the record is written only under the caller's lock";
+    held.unlock();
+    t.join();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->layers_downloaded, 2);
+    auto res = c->resolve(name);
+    ASSERT_TRUE(res) << res.error().message();
+    EXPECT_TRUE(c->snapshotter().stat(r->chain_id));
+    EXPECT_TRUE(c->metadata().list_leases().value().empty());
+  }
 }
 
 }  // namespace
