@@ -240,29 +240,36 @@ Result<std::string> timestamp_param(std::string_view v) {
   return fail(Errc::InvalidArgument, "invalid time value `{}` (use a duration like 10m, a unix timestamp or RFC 3339)", v);
 }
 
-Status print_formatted(const std::vector<json>& items, const std::string& format, const std::string& default_format,
-                       const std::vector<std::pair<std::string, std::string>>& headers) {
+Result<std::string> format_items(const std::vector<json>& items, const std::string& format,
+                                 const std::string& default_format,
+                                 const std::vector<std::pair<std::string, std::string>>& headers) {
   std::string f = format.empty() ? default_format : format;
   std::string body;
   bool table = api::client::template_is_table(f, &body);
   if (!table) body = f;
-  if (table && body.empty()) {
-    std::string dummy;
-    api::client::template_is_table(default_format, &body);
-  }
+  if (table && body.empty()) api::client::template_is_table(default_format, &body);
   auto tmpl = BERTH_TRY(api::client::Template::parse(body));
   std::vector<std::string> lines;
   if (table) lines.push_back(api::client::table_header(body, headers));
+  std::string out;
   for (const auto& it : items) {
     std::string line = BERTH_TRY(tmpl.render(it));
     if (table) {
-      lines.push_back(line);
+      lines.push_back(std::move(line));
     } else {
-      std::fputs(line.c_str(), stdout);
-      std::fputc('\n', stdout);
+      out += line;
+      out += '\n';
     }
   }
-  if (table) std::fputs(api::client::tabulate(lines).c_str(), stdout);
+  if (table) out = api::client::tabulate(lines);
+  return out;
+}
+
+Status print_formatted(const std::vector<json>& items, const std::string& format,
+                       const std::string& default_format,
+                       const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out = BERTH_TRY(format_items(items, format, default_format, headers));
+  std::fputs(out.c_str(), stdout);
   return ok();
 }
 

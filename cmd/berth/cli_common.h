@@ -95,6 +95,10 @@ Result<std::string> timestamp_param(std::string_view value);
 
 // Renders items with --format (a template, "json", or "table ..."); without a format, default_format (a
 // "table ..." format) is used. headers: field -> column title for table headers.
+// format_items: the same text, returned instead of printed.
+Result<std::string> format_items(const std::vector<json>& items, const std::string& format,
+                                 const std::string& default_format,
+                                 const std::vector<std::pair<std::string, std::string>>& headers);
 Status print_formatted(const std::vector<json>& items, const std::string& format, const std::string& default_format,
                        const std::vector<std::pair<std::string, std::string>>& headers);
 

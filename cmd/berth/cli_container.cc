@@ -5,8 +5,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "api/client/engine_api.h"
@@ -485,6 +490,13 @@ int container_prune_main(int argc, char** argv) {
 // ---- stats ---------------------------------------------------------------------------------------------------
 namespace {
 
+// s[key] when it is an object, else an empty object (a first streamed sample has no precpu_stats).
+const json& member(const json& s, const char* key) {
+  static const json empty = json::object();
+  auto it = s.find(key);
+  return it != s.end() && it->is_object() ? *it : empty;
+}
+
 json stats_row(const std::string& name, const json& s) {
   json r;
   std::string id = s.value("id", std::string());
@@ -492,30 +504,31 @@ json stats_row(const std::string& name, const json& s) {
   r["Container"] = name;
   r["Name"] = strip_slash(s.value("name", name));
   double cpu = 0;
-  const json& cs = s["cpu_stats"];
-  const json& ps = s["precpu_stats"];
-  if (cs.is_object() && ps.is_object()) {
-    double cpu_delta = cs["cpu_usage"].value("total_usage", 0.0) - ps["cpu_usage"].value("total_usage", 0.0);
+  const json& cs = member(s, "cpu_stats");
+  const json& ps = member(s, "precpu_stats");
+  if (!cs.empty() && !ps.empty()) {
+    double cpu_delta =
+        member(cs, "cpu_usage").value("total_usage", 0.0) - member(ps, "cpu_usage").value("total_usage", 0.0);
     double sys_delta = cs.value("system_cpu_usage", 0.0) - ps.value("system_cpu_usage", 0.0);
     double online = cs.value("online_cpus", 0.0);
-    if (online == 0 && cs["cpu_usage"].contains("percpu_usage") && cs["cpu_usage"]["percpu_usage"].is_array())
-      online = static_cast<double>(cs["cpu_usage"]["percpu_usage"].size());
+    const json& cu = member(cs, "cpu_usage");
+    if (online == 0 && cu.contains("percpu_usage") && cu["percpu_usage"].is_array())
+      online = static_cast<double>(cu["percpu_usage"].size());
     if (online == 0) online = 1;
     if (sys_delta > 0 && cpu_delta > 0) cpu = cpu_delta / sys_delta * online * 100.0;
   }
   r["CPUPerc"] = fmt::format("{:.2f}%", cpu);
-  const json& ms = s["memory_stats"];
+  const json& ms = member(s, "memory_stats");
   double usage = ms.is_object() ? ms.value("usage", 0.0) : 0;
-  if (ms.is_object() && ms.contains("stats") && ms["stats"].is_object()) {
-    const json& st = ms["stats"];
-    if (st.contains("total_inactive_file") && st["total_inactive_file"].get<double>() < usage) usage -= st["total_inactive_file"].get<double>();
-    else if (st.contains("inactive_file") && st["inactive_file"].get<double>() < usage) usage -= st["inactive_file"].get<double>();
-  }
+  const json& mst = member(ms, "stats");
+  double inactive = mst.value("total_inactive_file", mst.value("inactive_file", 0.0));
+  if (inactive < usage) usage -= inactive;
   double limit = ms.is_object() ? ms.value("limit", 0.0) : 0;
   auto bin = [](double b) {
-    const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    const char* u[] = {"B",   "KiB", "MiB", "GiB", "TiB",
+                       "PiB", "EiB", "ZiB", "YiB"};  // docker's units.BytesSize
     int i = 0;
-    while (b >= 1024 && i < 4) {
+    while (b >= 1024 && i < 8) {
       b /= 1024;
       i++;
     }
@@ -524,23 +537,88 @@ json stats_row(const std::string& name, const json& s) {
   r["MemUsage"] = bin(usage) + " / " + bin(limit);
   r["MemPerc"] = fmt::format("{:.2f}%", limit > 0 ? usage / limit * 100 : 0.0);
   double rx = 0, tx = 0;
-  if (s.contains("networks") && s["networks"].is_object())
-    for (const auto& n : s["networks"]) {
-      rx += n.value("rx_bytes", 0.0);
-      tx += n.value("tx_bytes", 0.0);
-    }
+  for (const auto& n : member(s, "networks")) {
+    if (!n.is_object()) continue;
+    rx += n.value("rx_bytes", 0.0);
+    tx += n.value("tx_bytes", 0.0);
+  }
   r["NetIO"] = human_size(rx) + " / " + human_size(tx);
   double rd = 0, wr = 0;
-  if (s.contains("blkio_stats") && s["blkio_stats"].contains("io_service_bytes_recursive") &&
-      s["blkio_stats"]["io_service_bytes_recursive"].is_array())
-    for (const auto& e : s["blkio_stats"]["io_service_bytes_recursive"]) {
+  auto io = member(s, "blkio_stats").find("io_service_bytes_recursive");
+  if (io != member(s, "blkio_stats").end() && io->is_array())
+    for (const auto& e : *io) {
+      if (!e.is_object()) continue;
       std::string op = e.value("op", std::string());
       if (op == "Read" || op == "read") rd += e.value("value", 0.0);
       if (op == "Write" || op == "write") wr += e.value("value", 0.0);
     }
   r["BlockIO"] = human_size(rd) + " / " + human_size(wr);
-  r["PIDs"] = std::to_string(s.contains("pids_stats") ? s["pids_stats"].value("current", 0) : 0);
+  r["PIDs"] = std::to_string(member(s, "pids_stats").value("current", 0));
   return r;
+}
+
+}  // namespace
+
+namespace {
+
+// One container's stats stream (GET /containers/{id}/stats?stream=1 on a connection and thread of its own, as
+// the docker CLI does): the latest sample, or the error that ended the stream. Shared with the thread, which
+// outlives nothing but may outlive the command (it is detached; the process exit ends it).
+struct StatsFeed {
+  explicit StatsFeed(std::string t) : target(std::move(t)) {}
+  const std::string target;
+  std::mutex mu;
+  std::optional<json> latest;
+  std::optional<Error> error;
+  bool done = false;
+};
+
+void follow_stats(const std::string& host, const std::shared_ptr<StatsFeed>& f) {
+  auto finish = [&](std::optional<Error> e) {
+    std::lock_guard lk(f->mu);
+    f->error = std::move(e);
+    f->done = true;
+  };
+  auto api = ApiClient::connect(host, tls_from_env());
+  if (!api) return finish(api.error());
+  auto s = (*api)->stream("GET", "/containers/" + f->target + "/stats", {{"stream", "1"}});
+  if (!s) return finish(s.error());
+  std::string buf;
+  for (;;) {
+    auto chunk = (*s)->next();
+    if (!chunk) return finish(chunk.error());
+    if (chunk->empty()) return finish(std::nullopt);
+    buf.append(*chunk);
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) {
+      auto j = json::parse(std::string_view(buf).substr(0, nl), nullptr, false);
+      if (j.is_discarded() || !j.is_object()) continue;
+      std::lock_guard lk(f->mu);
+      f->latest = std::move(j);
+    }
+  }
+}
+
+std::shared_ptr<StatsFeed> start_feed(const std::string& host, const std::string& target) {
+  auto f = std::make_shared<StatsFeed>(target);
+  std::thread([host, f] { follow_stats(host, f); }).detach();
+  return f;
+}
+
+// Redraws `text` over the previous frame on a terminal: cursor home, each line cleared to its end, and the
+// rest of the screen cleared (fewer containers than before), all in one write so the table does not flicker.
+void redraw(const std::string& text) {
+  std::string frame = "\x1b[H";
+  size_t p = 0;
+  while (p < text.size()) {
+    size_t e = text.find('\n', p);
+    if (e == std::string::npos) e = text.size();
+    frame.append(text, p, e - p);
+    frame += "\x1b[K\n";
+    p = e + 1;
+  }
+  frame += "\x1b[J";
+  std::fwrite(frame.data(), 1, frame.size(), stdout);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -555,25 +633,36 @@ int stats_main(int argc, char** argv) {
   cmd.flags.add_string("format", &format, "format output using a template");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true)) return rc;
+  ::signal(SIGPIPE, SIG_IGN);
   auto api = cmd.api();
   if (!api) return report(api.error());
-  std::vector<std::string> names = cmd.args;
-  bool tty = is_tty(1);
-  const std::string def = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
-  const std::vector<std::pair<std::string, std::string>> headers = {
-      {"ID", "CONTAINER ID"}, {"Name", "NAME"}, {"Container", "CONTAINER"}, {"CPUPerc", "CPU %"},
-      {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"}, {"NetIO", "NET I/O"}, {"BlockIO", "BLOCK I/O"},
-      {"PIDs", "PIDS"}};
-  for (;;) {
-    std::vector<std::string> targets = names;
-    if (names.empty()) {
-      auto list = (*api)->get("/containers/json", all ? Query{{"all", "1"}} : Query{});
-      if (!list) return report(list.error());
-      for (const auto& c : *list) targets.push_back(short_id(c.value("Id", std::string())));
-    }
+  const std::vector<std::string>& names = cmd.args;
+  const std::string def =
+      "table "
+      "{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
+  const std::vector<std::pair<std::string, std::string>> headers = {{"ID", "CONTAINER ID"},
+                                                                    {"Name", "NAME"},
+                                                                    {"Container", "CONTAINER"},
+                                                                    {"CPUPerc", "CPU %"},
+                                                                    {"MemUsage", "MEM USAGE / LIMIT"},
+                                                                    {"MemPerc", "MEM %"},
+                                                                    {"NetIO", "NET I/O"},
+                                                                    {"BlockIO", "BLOCK I/O"},
+                                                                    {"PIDs", "PIDS"}};
+  auto list_targets = [&]() -> Result<std::vector<std::string>> {
+    if (!names.empty()) return names;
+    auto list = BERTH_TRY((*api)->get("/containers/json", all ? Query{{"all", "1"}} : Query{}));
+    std::vector<std::string> out;
+    for (const auto& c : list) out.push_back(short_id(c.value("Id", std::string())));
+    return out;
+  };
+
+  if (no_stream) {  // one sample each (the daemon takes two to compute the CPU share)
+    auto targets = list_targets();
+    if (!targets) return report(targets.error());
     std::vector<json> rows;
     int failed = 0;
-    for (const auto& t : targets) {
+    for (const auto& t : *targets) {
       auto s = api::client::container_stats_once(**api, t);
       if (!s) {
         report(s.error());
@@ -582,12 +671,50 @@ int stats_main(int argc, char** argv) {
       }
       rows.push_back(stats_row(t, *s));
     }
-    if (!no_stream && tty) std::printf("\x1b[2J\x1b[H");
     auto st = print_formatted(rows, format, def, headers);
     if (!st) return report(st.error());
-    std::fflush(stdout);
-    if (no_stream) return failed;
-    if (failed && !names.empty()) return 1;
+    return failed;
+  }
+
+  // Streaming: one feed per container; the table is redrawn from the latest samples every half second.
+  bool tty = is_tty(1);
+  std::vector<std::shared_ptr<StatsFeed>> feeds;
+  auto ready = [](const std::shared_ptr<StatsFeed>& f) {
+    std::lock_guard lk(f->mu);
+    return f->latest.has_value() || f->done;
+  };
+  if (tty) std::fputs("\x1b[2J", stdout);
+  for (bool first = true;; first = false) {
+    if (first || names.empty()) {  // all containers: follow the ones that come and go
+      auto targets = list_targets();
+      if (!targets) return report(targets.error());
+      std::vector<std::shared_ptr<StatsFeed>> next;
+      for (const auto& t : *targets) {
+        auto it = std::find_if(feeds.begin(), feeds.end(), [&](const auto& f) { return f->target == t; });
+        next.push_back(it != feeds.end() ? *it : start_feed(cmd.host, t));
+      }
+      feeds = std::move(next);
+    }
+    if (first)  // the first frame waits for every container's first sample (or its error)
+      while (!std::all_of(feeds.begin(), feeds.end(), ready))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::vector<json> rows;
+    for (const auto& f : feeds) {
+      std::lock_guard lk(f->mu);
+      if (f->error && !f->latest && !names.empty()) {  // a named container that cannot be followed
+        if (tty) std::fputs("\x1b[2J\x1b[H", stdout);
+        return report(*f->error);
+      }
+      if (f->latest) rows.push_back(stats_row(f->target, *f->latest));
+    }
+    auto text = format_items(rows, format, def, headers);
+    if (!text) return report(text.error());
+    if (tty) {
+      redraw(*text);
+    } else {
+      std::fputs(text->c_str(), stdout);
+      if (std::fflush(stdout) != 0) return 1;  // the reader went away
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }

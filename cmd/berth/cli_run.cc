@@ -611,10 +611,16 @@ int run_main(int argc, char** argv) {
 
   std::string condition = o.rm ? "removed" : "next-exit";
   if (o.detach) {
+    // The ID goes out before the start, as docker prints it: a container whose start fails still exists
+    // (Created, with the error in its state) and the user has its ID to inspect or remove it.
+    std::printf("%s\n", id.c_str());
+    std::fflush(stdout);
     auto w = api::client::container_wait_begin(api, id, condition);
     auto st = api::client::container_start(api, id);
-    if (!st) return fatal("run", st.error(), start_error_exit_code(st.error().message()));
-    std::printf("%s\n", id.c_str());
+    if (!st) {
+      if (o.rm && w) (void)wait_exit_code(**w);  // the daemon removes it; docker waits for that
+      return fatal("run", st.error(), start_error_exit_code(st.error().message()));
+    }
     return 0;
   }
 

@@ -173,11 +173,17 @@ class Waiter final : public ContainerWaiter {
     std::lock_guard lk(c_->mu);
     seq0_ = c_->exit_seq;
   }
-  void cancel_when(std::function<bool()> gone) override { gone_ = std::move(gone); }
+  void cancel() override {
+    {
+      std::lock_guard lk(c_->mu);
+      cancelled_ = true;
+    }
+    c_->cv.notify_all();
+  }
   WaitResult get() override {
     std::unique_lock lk(c_->mu);
     auto done = [&] {
-      if (impl_->shutting_down || c_->removed) return true;
+      if (impl_->shutting_down || c_->removed || cancelled_) return true;
       switch (cond_) {
         case WaitCondition::NotRunning: return !c_->state.running_like() || c_->exit_seq != seq0_;
         case WaitCondition::NextExit: return c_->exit_seq != seq0_;
@@ -185,8 +191,8 @@ class Waiter final : public ContainerWaiter {
       }
       return true;
     };
-    while (!c_->cv.wait_for(lk, std::chrono::milliseconds(250), done))
-      if (gone_ && gone_()) return {-1, "client went away"};
+    c_->cv.wait(lk, done);
+    if (cancelled_) return {-1, "client went away"};
     if (!c_->removed && cond_ == WaitCondition::Removed) return {-1, "daemon is shutting down"};
     if (impl_->shutting_down && !c_->removed && c_->exit_seq == seq0_ && c_->state.running_like())
       return {-1, "daemon is shutting down"};
@@ -198,7 +204,7 @@ class Waiter final : public ContainerWaiter {
   std::shared_ptr<Container> c_;
   WaitCondition cond_;
   uint64_t seq0_ = 0;
-  std::function<bool()> gone_;
+  bool cancelled_ = false;  // guarded by c_->mu
 };
 
 class Attach final : public AttachSession {

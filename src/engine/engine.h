@@ -141,9 +141,9 @@ class ContainerWaiter {
   virtual ~ContainerWaiter() = default;
   // Blocks until the condition holds; status_code -1 with an error when it cannot hold any more.
   virtual WaitResult get() = 0;
-  // get() also gives up (status_code -1) once gone() is true (polled; e.g. the HTTP client went away, as the
-  // CLI does with the wait of `run -d`).
-  virtual void cancel_when(std::function<bool()> gone) { (void)gone; }
+  // Makes a blocked (or later) get() give up at once with status_code -1 "client went away": the HTTP client
+  // went away, as the CLI does with the wait of `run -d`. Thread-safe; callable while get() blocks.
+  virtual void cancel() {}
 };
 
 struct AttachOptions {

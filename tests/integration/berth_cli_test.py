@@ -252,6 +252,13 @@ def steps(d, env):
     yield ("run: command not found -> 127", r.returncode == 127, short(r))
     r = berth(d, "run", "--rm", IMAGE, "/etc")
     yield ("run: not executable -> 126", r.returncode == 126, short(r))
+    bad = p + "-badstart"
+    r = berth(d, "run", "-d", "--name", bad, IMAGE, "no-such-command")
+    state = inspect(d, bad, "{{.State.Status}} {{.State.ExitCode}}")
+    rm = berth(d, "rm", bad)
+    yield ("run -d: start fails -> the ID on stdout, exit 127, the container exists (created) and rm works",
+           r.returncode == 127 and len(r.stdout.strip()) == 64 and "executable file not found" in r.stderr
+           and state == "created 127" and rm.returncode == 0, short(r) + f", state {state!r}, rm {rm.returncode}")
     r = berth(d, "run", "--rm", "-i", IMAGE, "sh", "-c", "cat; echo done", input="piped input\n")
     yield ("run -i: stdin piped, half-close", r.returncode == 0 and r.stdout == "piped input\ndone\n", short(r))
     rc, out = berth_pty(d, "run", "--rm", "-it", IMAGE, "sh", "-c",
@@ -377,6 +384,13 @@ def steps(d, env):
     yield ("top", r.returncode == 0 and "PID" in r.stdout and "sleep" in r.stdout or "sh" in r.stdout, short(r))
     r = berth(d, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", web)
     yield ("stats --no-stream", r.returncode == 0 and r.stdout.startswith(web + " "), short(r))
+    s = PtySession(d, "stats", web, rows=30, cols=120)
+    frames = s.expect(b"\x1b[J\x1b[H")  # the end of one frame and the start of the next
+    s.proc.send_signal(signal.SIGINT)
+    rc, out = s.finish(timeout=30)
+    yield ("stats (streaming on a terminal: the table redrawn in place, each line cleared)",
+           frames and "CONTAINER ID" in out and "\x1b[K" in out and out.count("\x1b[H") >= 2,
+           f"rc {rc}, {out[-160:]!r}")
 
     # cp both ways
     src = os.path.join(env.tmp, "cpsrc")

@@ -453,6 +453,7 @@ class Suite:
         C("disconnect mid-stream: events x20", self.events_disconnect)
         C("disconnect mid-stream: logs -f", self.logs_disconnect)
         C("disconnect mid-stream: logs -f of a silent container", self.logs_silent_disconnect)
+        C("disconnect mid-stream: wait on a running container", self.wait_disconnect)
         C("disconnect mid-stream: attach", self.attach_disconnect)
         C("disconnect mid-stream: pull progress", self.pull_disconnect)
         # archive traversal (the container's root only)
@@ -635,6 +636,25 @@ class Suite:
             return self.settle_threads(base, "5 logs -f streams of a silent container dropped")
         finally:
             self.d.call("DELETE", f"/v1.41/containers/{cid}?force=1")
+
+    def wait_disconnect(self):
+        """Waits whose clients hang up after the headers (as `run -d` leaves its wait): the daemon notices each
+        hang-up and ends the waits, while the container goes on running."""
+        self.need_container()
+        base = self.d.threads()
+        for i in range(5):
+            c = Conn(self.d.sock)
+            c.send(request("POST", f"/v1.41/containers/{self.container_id}/wait?condition=next-exit"))
+            h = c.read_head()
+            if i % 2:
+                c.s.shutdown(socket.SHUT_WR)
+            c.close()
+            if h is None or h[0] != 200:
+                return False, f"wait: {h}"
+        r = self.d.call("GET", f"/v1.41/containers/{self.container_id}/json")
+        running = r is not None and r.status == 200 and (r.json() or {}).get("State", {}).get("Running")
+        ok, detail = self.settle_threads(base, "5 waits dropped")
+        return ok and running, f"{detail}; container still running: {running}"
 
     def attach_disconnect(self):
         self.need_container()

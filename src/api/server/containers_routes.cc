@@ -4,20 +4,21 @@
 // body when the condition holds; `attach` and `exec start` hijack the connection (101 UPGRADED) and pump
 // bytes between the client and the container's monitor stream: the monitor already frames output (stdcopy
 // unless TTY); client EOF (half-close) only ends stdin, the output keeps flowing until the monitor closes.
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
-#include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <thread>
 #include <charconv>
+#include <functional>
+#include <optional>
+#include <thread>
 
 #include "api/server/common.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 
 namespace berth::api::detail {
 
@@ -105,6 +106,40 @@ void pump(int client, const std::string& buffered, int upstream) {
     }
   }
 }
+
+// Watches the client's socket from a thread of its own, blocked in poll() (no polling interval): calls
+// on_gone() once the client closes or resets its side (POLLRDHUP/POLLHUP/POLLERR: what peer_gone() tests), so
+// a long-lived response with nothing to write (wait, logs -f of a quiet container) ends as soon as nobody
+// listens. The destructor stops the watch and joins. Without a socket (peer_fd() < 0) it watches nothing.
+class PeerWatch {
+ public:
+  PeerWatch(int peer_fd, std::function<void()> on_gone) {
+    if (peer_fd < 0) return;
+    stop_.reset(::eventfd(0, EFD_CLOEXEC));
+    if (!stop_) return;
+    thread_ = std::thread([this, peer_fd, on_gone = std::move(on_gone)] {
+      pollfd p[2] = {{peer_fd, POLLRDHUP, 0}, {stop_.get(), POLLIN, 0}};
+      for (;;) {
+        int n = ::poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || p[1].revents) return;
+        if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return on_gone();
+      }
+    });
+  }
+  ~PeerWatch() {
+    if (!thread_.joinable()) return;
+    uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof one);
+    thread_.join();
+  }
+  PeerWatch(const PeerWatch&) = delete;
+  PeerWatch& operator=(const PeerWatch&) = delete;
+
+ private:
+  UniqueFd stop_;
+  std::thread thread_;
+};
 
 http::Headers hijack_headers(bool upgrade, bool tty) {
   auto h = base_headers();
@@ -263,8 +298,9 @@ class ContainerCall {
     auto h = base_headers();
     h.add("Content-Type", "application/json");
     if (!r_.begin_stream(200, h)) return;
-    (*w)->cancel_when([this] { return r_.peer_gone(); });
-    auto res = (*w)->get();
+    engine::ContainerWaiter& waiter = **w;
+    PeerWatch watch(r_.peer_fd(), [&waiter] { waiter.cancel(); });
+    auto res = waiter.get();
     json out{{"Error", res.error.empty() ? json(nullptr) : json{{"Message", res.error}}}, {"StatusCode", res.status_code}};
     (void)r_.write(dump_json(out) + "\n");
     (void)r_.end_stream();
@@ -318,18 +354,13 @@ class ContainerCall {
     if (!r_.begin_stream(200, h)) return;
     // --follow: a pipe whose write end closes when the client goes away is the reader's cancel fd
     int cancel[2] = {-1, -1};
-    std::atomic<bool> done{false};
-    std::thread watcher;
-    if (o.follow && ::pipe2(cancel, O_CLOEXEC) == 0) {
-      watcher = std::thread([&] {
-        while (!done && !r_.peer_gone()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        ::close(cancel[1]);
-      });
-    }
+    std::optional<PeerWatch> watch;
+    if (o.follow && ::pipe2(cancel, O_CLOEXEC) == 0)
+      watch.emplace(r_.peer_fd(), [&cancel] { ::close(std::exchange(cancel[1], -1)); });
     auto st = e_.container_logs(cr->id, o, cancel[0], [&](std::string_view d) { return bool(r_.write(d)); });
-    done = true;
-    if (watcher.joinable()) watcher.join();
-    if (cancel[0] >= 0) ::close(cancel[0]);
+    watch.reset();  // joined: cancel[1] is ours again
+    for (int fd : cancel)
+      if (fd >= 0) ::close(fd);
     if (!st) log::debug("api: logs {}: {}", ref, st.error().message());
     (void)r_.end_stream();
   }

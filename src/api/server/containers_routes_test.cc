@@ -1,9 +1,9 @@
 // Container and exec routes against a fake engine: status codes (201/204/304/400/404/409), the wait headers
 // flushed before the condition is awaited, and attach/exec hijacks (101, half-close only ends stdin).
+#include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -36,6 +36,29 @@ class FakeWaiter final : public engine::ContainerWaiter {
  private:
   Resp* r_;
   std::atomic<bool>* seen_;
+};
+
+// A condition that never holds: get() blocks until cancel().
+class BlockingWaiter final : public engine::ContainerWaiter {
+ public:
+  explicit BlockingWaiter(std::atomic<bool>* cancelled) : cancelled_(cancelled) {}
+  engine::WaitResult get() override {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return cancel_; });
+    *cancelled_ = true;
+    return {-1, "client went away"};
+  }
+  void cancel() override {
+    std::lock_guard lk(mu_);
+    cancel_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::atomic<bool>* cancelled_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancel_ = false;
 };
 
 class FakeSession final : public engine::AttachSession {
@@ -91,7 +114,19 @@ class FakeEngine final : public engine::Engine {
   Result<std::unique_ptr<engine::ContainerWaiter>> container_wait(const std::string& ref, engine::WaitCondition c) override {
     if (ref == "nosuch") return fail(Errc::NotFound, "No such container: nosuch");
     last_condition = c;
+    if (ref == "forever")
+      return std::unique_ptr<engine::ContainerWaiter>(new BlockingWaiter(&wait_cancelled));
     return std::unique_ptr<engine::ContainerWaiter>(new FakeWaiter(resp, &headers_before_wait));
+  }
+  // A quiet container: `follow` blocks until the cancel fd reports the client gone (its write end closed).
+  Status container_logs(const std::string&, const engine::LogsOptions& o, int cancel_fd,
+                        const engine::ByteSink& sink) override {
+    if (!o.follow) return sink("x") ? ok() : fail(Errc::Canceled, "gone");
+    pollfd p{cancel_fd, POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    logs_cancelled = (p.revents & (POLLIN | POLLHUP)) != 0;
+    return ok();
   }
   Result<std::unique_ptr<engine::AttachSession>> container_attach(const std::string&, const engine::AttachOptions& o) override {
     last_attach = o;
@@ -128,6 +163,8 @@ class FakeEngine final : public engine::Engine {
   engine::ListOptions last_list;
   bool last_detach = false;
   std::atomic<bool> headers_before_wait{false};
+  std::atomic<bool> wait_cancelled{false};
+  std::atomic<bool> logs_cancelled{false};
 };
 
 struct Served {
@@ -205,6 +242,50 @@ TEST(ContainerRoutes, WaitFlushesHeadersBeforeWaiting) {
   EXPECT_EQ(e.last_condition, engine::WaitCondition::NotRunning);
   EXPECT_EQ(serve(e, "POST", "/v1.41/containers/web/wait?condition=bogus").status, 400);
   EXPECT_EQ(serve(e, "POST", "/v1.41/containers/nosuch/wait").status, 404) << "404 before any header";
+}
+
+// A wait (and a logs -f of a quiet container) whose client hangs up ends at once: the route watches the
+// client's socket and cancels the wait / closes the logs reader's cancel fd. The handler returning at all is
+// the check (a route that missed the hang-up would block here until ctest's timeout).
+TEST(ContainerRoutes, WaitEndsWhenTheClientHangsUp) {
+  FakeEngine e;
+  int client[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
+  Req q("POST", "/v1.41/containers/forever/wait?condition=next-exit");
+  Resp r;
+  r.peer_sock = client[0];
+  ApiHandler handler(e);
+  std::thread t([&] { handler(q, r); });
+  {
+    std::unique_lock lk(r.mu);
+    r.cv.wait(lk, [&] { return r.streaming; });  // headers out: the route now waits
+  }
+  EXPECT_FALSE(e.wait_cancelled);
+  ::close(client[1]);  // the client hangs up
+  t.join();
+  EXPECT_TRUE(e.wait_cancelled);
+  ::close(client[0]);
+}
+
+TEST(ContainerRoutes, LogsFollowEndsWhenTheClientHangsUp) {
+  FakeEngine e;
+  int client[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
+  Req q("GET", "/v1.41/containers/web/logs?follow=1&stdout=1");
+  Resp r;
+  r.peer_sock = client[0];
+  ApiHandler handler(e);
+  std::thread t([&] { handler(q, r); });
+  {
+    std::unique_lock lk(r.mu);
+    r.cv.wait(lk, [&] { return r.streaming; });
+  }
+  ::shutdown(client[1], SHUT_WR);  // a half-close counts as gone too (POLLRDHUP), as peer_gone() says
+  t.join();
+  EXPECT_TRUE(e.logs_cancelled);
+  EXPECT_TRUE(r.ended);
+  ::close(client[1]);
+  ::close(client[0]);
 }
 
 // The attach stream: 101 with Upgrade, early client bytes and later stdin reach the monitor, client half-close

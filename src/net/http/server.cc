@@ -232,6 +232,8 @@ class Response final : public ServerResponse {
     return record(write_raw(stream_, "0\r\n\r\n"));
   }
 
+  int peer_fd() const override { return beast::get_lowest_layer(stream_).native_handle(); }
+
   bool peer_gone() const override {
     pollfd p{};
     p.fd = beast::get_lowest_layer(stream_).native_handle();

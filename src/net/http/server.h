@@ -56,6 +56,10 @@ class ServerResponse {
   // True once the client has closed (or reset) its side of the connection: lets a long-lived stream with
   // nothing to write (events, logs -f) notice that nobody is listening. Never blocks; false when unknown.
   virtual bool peer_gone() const { return false; }
+  // The connection's socket, for a handler that blocks until the client goes away (poll for POLLRDHUP: the
+  // same condition peer_gone() tests) instead of asking peer_gone() over and over. Only to watch: never read,
+  // written or closed. -1 when there is none.
+  virtual int peer_fd() const { return -1; }
 
   // Connection hijacking: sends the status line and headers (e.g. 101 with Connection/Upgrade), then hands
   // over a raw byte stream for the rest of the handler call: `fd` is readable and writable (both directions,

@@ -72,6 +72,7 @@ class FakeResponse final : public net::http::ServerResponse {
     ended = o.ended;
     hijacked = o.hijacked;
     peer_is_gone = o.peer_is_gone;
+    peer_sock = o.peer_sock;
     keep_client = o.keep_client;
     hijack_early = std::move(o.hijack_early);
     client_fd = o.client_fd;
@@ -118,6 +119,7 @@ class FakeResponse final : public net::http::ServerResponse {
     return ok();
   }
   bool peer_gone() const override { return peer_is_gone; }
+  int peer_fd() const override { return peer_sock; }
   Result<Hijacked> hijack(int s, const net::http::Headers& h) override {
     std::lock_guard lk(mu);
     if (sent()) return fail(Errc::FailedPrecondition, "response already started");
@@ -160,6 +162,7 @@ class FakeResponse final : public net::http::ServerResponse {
   int sends = 0;  // more than one = a handler replied twice
   bool streaming = false, ended = false, hijacked = false;
   bool peer_is_gone = false;
+  int peer_sock = -1;  // peer_fd(): a socket the test closes to play a client that hangs up (not owned)
   bool keep_client = false;
   std::string hijack_early;
   int client_fd = -1, server_fd = -1;
