@@ -126,6 +126,26 @@ void print_deleted(const char* title, const json& items, bool blank_after) {
   if (blank_after) std::printf("\n");
 }
 
+ListCommand::ListCommand(std::string usage, const char* quiet_help, const char* filter_help)
+    : Command(std::move(usage)) {
+  flags.add_bool("q,quiet", &quiet, quiet_help);
+  flags.add_list("f,filter", &filters, filter_help);
+  flags.add_string("format", &format, "format output using a template");
+}
+
+Result<json> ListCommand::fetch(const std::string& path, Query q) {
+  auto client = BERTH_TRY(api());
+  BERTH_TRY(add_filters(q, filters));
+  return client->get(path, q);
+}
+
+int ListCommand::print(const std::vector<json>& rows, const char* quiet_format,
+                       const std::string& default_format,
+                       const std::vector<std::pair<std::string, std::string>>& headers) {
+  auto st = print_formatted(rows, quiet ? quiet_format : format, default_format, headers);
+  return st ? 0 : report(st.error());
+}
+
 PruneCommand::PruneCommand(std::string usage, const char* filter_help) : Command(std::move(usage)) {
   flags.add_bool("f,force", &force, "do not prompt for confirmation");
   flags.add_list("filter", &filters, filter_help);

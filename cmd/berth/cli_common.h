@@ -63,6 +63,18 @@ Status add_filters(Query& q, const std::vector<std::string>& filters);
 // continue? [y/N] "; true on y/Y. `what` carries its own lead (" all stopped containers." or ":\n  - ...").
 bool confirm(std::string_view what);
 
+// A list command (images, volume ls, network ls): -q/--quiet, -f/--filter and --format; fetch() GETs the list
+// with the filters, print() renders the rows (the quiet template instead of --format with -q).
+struct ListCommand : Command {
+  bool quiet = false;
+  std::vector<std::string> filters;
+  std::string format;
+  ListCommand(std::string usage, const char* quiet_help, const char* filter_help);
+  Result<json> fetch(const std::string& path, Query q = {});
+  int print(const std::vector<json>& rows, const char* quiet_format, const std::string& default_format,
+            const std::vector<std::pair<std::string, std::string>>& headers);
+};
+
 // A prune command (container, image, volume, network prune): -f/--force and --filter, then run(): the prompt
 // unless forced, POST `path` with the filters, and docker's report: "<title>:" and the deleted items (image
 // items as "untagged: X" / "deleted: Y") and, unless the reply has no SpaceReclaimed (networks), "Total

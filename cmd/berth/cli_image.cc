@@ -55,28 +55,30 @@ int stream_progress(api::client::Stream& s, FILE* out, bool quiet) {
   return 0;
 }
 
+// pull and push: POST `path` with the registry credentials for `name`; the JSON progress goes to stdout.
+int registry_transfer(ApiClient& api, const std::string& path, const std::string& name, const Query& q,
+                      bool quiet) {
+  net::http::Headers h;
+  h.add("X-Registry-Auth", registry_auth_header(name));
+  auto s = api.stream("POST", path, q, std::nullopt, h);
+  if (!s) return report(s.error());
+  return stream_progress(**s, stdout, quiet);
+}
+
 }  // namespace
 
 int images_main(int argc, char** argv) {
-  Command cmd("berth images [OPTIONS] [REPOSITORY[:TAG]]");
-  bool all = false, quiet = false, no_trunc = false, digests = false;
-  std::vector<std::string> filters;
-  std::string format;
+  ListCommand cmd("berth images [OPTIONS] [REPOSITORY[:TAG]]", "only show image IDs",
+                  "filter output based on conditions provided");
+  bool all = false, no_trunc = false, digests = false;
   cmd.flags.add_bool("a,all", &all, "show all images (default hides intermediate images)");
-  cmd.flags.add_bool("q,quiet", &quiet, "only show image IDs");
   cmd.flags.add_bool("no-trunc", &no_trunc, "don't truncate output");
   cmd.flags.add_bool("digests", &digests, "show digests");
-  cmd.flags.add_list("f,filter", &filters, "filter output based on conditions provided");
-  cmd.flags.add_string("format", &format, "format output using a template");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 1)) return rc;
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  if (cmd.args.size() == 1) filters.push_back("reference=" + cmd.args[0]);
-  Query q;
-  if (all) q.emplace_back("all", "1");
-  if (auto st = add_filters(q, filters); !st) return report(st.error());
-  auto list = (*api)->get("/images/json", q);
+  bool quiet = cmd.quiet;
+  if (cmd.args.size() == 1) cmd.filters.push_back("reference=" + cmd.args[0]);
+  auto list = cmd.fetch("/images/json", all ? Query{{"all", "1"}} : Query{});
   if (!list) return report(list.error());
   std::vector<json> rows;
   std::set<std::string> seen_ids;
@@ -107,12 +109,15 @@ int images_main(int argc, char** argv) {
   }
   std::string def = digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
                             : "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-  auto st = print_formatted(rows, quiet ? "{{.ID}}" : format, def,
-                            {{"ID", "IMAGE ID"}, {"Repository", "REPOSITORY"}, {"Tag", "TAG"}, {"Digest", "DIGEST"},
-                             {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}, {"Size", "SIZE"},
-                             {"Containers", "CONTAINERS"}});
-  if (!st) return report(st.error());
-  return 0;
+  return cmd.print(rows, "{{.ID}}", def,
+                   {{"ID", "IMAGE ID"},
+                    {"Repository", "REPOSITORY"},
+                    {"Tag", "TAG"},
+                    {"Digest", "DIGEST"},
+                    {"CreatedSince", "CREATED"},
+                    {"CreatedAt", "CREATED AT"},
+                    {"Size", "SIZE"},
+                    {"Containers", "CONTAINERS"}});
 }
 
 int pull_main(int argc, char** argv) {
@@ -139,15 +144,10 @@ int pull_main(int argc, char** argv) {
   name = normalize_name(name);
   if (!all_tags && ref.find('@') == std::string::npos && split_ref(ref).second.empty())
     std::printf("Using default tag: latest\n");
-  net::http::Headers h;
-  h.add("X-Registry-Auth", registry_auth_header(name));
   Query q{{"fromImage", name}};
   if (!tag.empty()) q.emplace_back("tag", tag);
   if (!platform.empty()) q.emplace_back("platform", platform);
-  auto s = (*api)->stream("POST", "/images/create", q, std::nullopt, h);
-  if (!s) return report(s.error());
-  int code = stream_progress(**s, stdout, quiet);
-  if (code) return code;
+  if (int code = registry_transfer(**api, "/images/create", name, q, quiet)) return code;
   std::printf("%s\n", ref.find('@') != std::string::npos ? (name + "@" + tag).c_str()
                       : all_tags ? name.c_str() : (name + ":" + tag).c_str());
   return 0;
@@ -169,14 +169,9 @@ int push_main(int argc, char** argv) {
     tag = "latest";
     std::printf("Using default tag: latest\n");
   }
-  net::http::Headers h;
-  h.add("X-Registry-Auth", registry_auth_header(name));
   Query q;
   if (!tag.empty()) q.emplace_back("tag", tag);
-  auto s = (*api)->stream("POST", "/images/" + name + "/push", q, std::nullopt, h);
-  if (!s) return report(s.error());
-  int code = stream_progress(**s, stdout, quiet);
-  if (code) return code;
+  if (int code = registry_transfer(**api, "/images/" + name + "/push", name, q, quiet)) return code;
   if (quiet) std::printf("%s:%s\n", name.c_str(), tag.c_str());
   return 0;
 }

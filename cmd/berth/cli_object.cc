@@ -81,20 +81,11 @@ int volume_create(int argc, char** argv) {
 }
 
 int volume_ls(int argc, char** argv) {
-  Command cmd("berth volume ls [OPTIONS]");
-  bool quiet = false;
-  std::vector<std::string> filters;
-  std::string format;
-  cmd.flags.add_bool("q,quiet", &quiet, "only display volume names");
-  cmd.flags.add_list("f,filter", &filters, "provide filter values (e.g. 'dangling=true')");
-  cmd.flags.add_string("format", &format, "format output using a template");
+  ListCommand cmd("berth volume ls [OPTIONS]", "only display volume names",
+                  "provide filter values (e.g. 'dangling=true')");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  Query q;
-  if (auto st = add_filters(q, filters); !st) return report(st.error());
-  auto r = (*api)->get("/volumes", q);
+  auto r = cmd.fetch("/volumes");
   if (!r) return report(r.error());
   std::vector<json> rows;
   if ((*r)["Volumes"].is_array())
@@ -108,11 +99,13 @@ int volume_ls(int argc, char** argv) {
       rows.push_back(row);
     }
   std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) { return a.value("Name", "") < b.value("Name", ""); });
-  auto st = print_formatted(rows, quiet ? "{{.Name}}" : format, "table {{.Driver}}\t{{.Name}}",
-                            {{"Driver", "DRIVER"}, {"Name", "VOLUME NAME"}, {"Mountpoint", "MOUNTPOINT"},
-                             {"Labels", "LABELS"}, {"Scope", "SCOPE"}, {"CreatedAt", "CREATED"}});
-  if (!st) return report(st.error());
-  return 0;
+  return cmd.print(rows, "{{.Name}}", "table {{.Driver}}\t{{.Name}}",
+                   {{"Driver", "DRIVER"},
+                    {"Name", "VOLUME NAME"},
+                    {"Mountpoint", "MOUNTPOINT"},
+                    {"Labels", "LABELS"},
+                    {"Scope", "SCOPE"},
+                    {"CreatedAt", "CREATED"}});
 }
 
 int volume_inspect(int argc, char** argv) {
@@ -194,21 +187,13 @@ int network_create(int argc, char** argv) {
 }
 
 int network_ls(int argc, char** argv) {
-  Command cmd("berth network ls [OPTIONS]");
-  bool quiet = false, no_trunc = false;
-  std::vector<std::string> filters;
-  std::string format;
-  cmd.flags.add_bool("q,quiet", &quiet, "only display network IDs");
+  ListCommand cmd("berth network ls [OPTIONS]", "only display network IDs",
+                  "provide filter values (e.g. 'driver=bridge')");
+  bool no_trunc = false;
   cmd.flags.add_bool("no-trunc", &no_trunc, "do not truncate the output");
-  cmd.flags.add_list("f,filter", &filters, "provide filter values (e.g. 'driver=bridge')");
-  cmd.flags.add_string("format", &format, "format output using a template");
   int rc = 0;
   if (!cmd.parse(argc, argv, &rc, true, 0, 0)) return rc;
-  auto api = cmd.api();
-  if (!api) return report(api.error());
-  Query q;
-  if (auto st = add_filters(q, filters); !st) return report(st.error());
-  auto r = (*api)->get("/networks", q);
+  auto r = cmd.fetch("/networks");
   if (!r) return report(r.error());
   std::vector<json> rows;
   for (const auto& n : *r) {
@@ -220,11 +205,15 @@ int network_ls(int argc, char** argv) {
     rows.push_back(row);
   }
   std::sort(rows.begin(), rows.end(), [](const json& a, const json& b) { return a.value("Name", "") < b.value("Name", ""); });
-  auto st = print_formatted(rows, quiet ? "{{.ID}}" : format, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-                            {{"ID", "NETWORK ID"}, {"Name", "NAME"}, {"Driver", "DRIVER"}, {"Scope", "SCOPE"},
-                             {"IPv6", "IPV6"}, {"Internal", "INTERNAL"}, {"Labels", "LABELS"}, {"Created", "CREATED AT"}});
-  if (!st) return report(st.error());
-  return 0;
+  return cmd.print(rows, "{{.ID}}", "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+                   {{"ID", "NETWORK ID"},
+                    {"Name", "NAME"},
+                    {"Driver", "DRIVER"},
+                    {"Scope", "SCOPE"},
+                    {"IPv6", "IPV6"},
+                    {"Internal", "INTERNAL"},
+                    {"Labels", "LABELS"},
+                    {"Created", "CREATED AT"}});
 }
 
 int network_inspect(int argc, char** argv) {

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -28,16 +27,11 @@ import tempfile
 import threading
 import time
 
-BUILD = os.environ.get("BERTH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
-BERTH = os.path.join(BUILD, "cmd/berth/berth")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemons as dm  # noqa: E402
+from daemons import BERTH, FAILURES, check  # noqa: E402
+
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
 
 
 def run(args, **kw):
@@ -46,33 +40,11 @@ def run(args, **kw):
 
 
 def poll(fn, attempts=400, delay=0.05):
-    """Readiness poll (not a timed assertion): fn() until truthy or attempts run out."""
-    for _ in range(attempts):
-        v = fn()
-        if v:
-            return v
-        time.sleep(delay)
-    return fn()
+    return dm.poll(fn, attempts, delay)
 
 
 def start_daemon(data, execroot, sock, logpath, extra=()):
-    log = open(logpath, "a")
-    d = subprocess.Popen([BERTH, "daemon", "--data-root", data, "--exec-root", execroot, "-H", "unix://" + sock,
-                          *extra], stdout=log, stderr=subprocess.STDOUT)
-
-    def accepting():
-        if d.poll() is not None:
-            return True
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(sock)
-            return True
-        except OSError:
-            return False
-        finally:
-            s.close()
-    poll(accepting)
-    return d
+    return dm.start_berth_daemon(data, execroot, sock, logpath, extra)
 
 
 def curl(sock, method, path, body=None, extra=()):

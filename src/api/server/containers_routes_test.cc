@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "api/server/api_server.h"
 #include "api/server/testing/fakes.h"
@@ -247,11 +248,13 @@ TEST(ContainerRoutes, WaitFlushesHeadersBeforeWaiting) {
 // A wait (and a logs -f of a quiet container) whose client hangs up ends at once: the route watches the
 // client's socket and cancels the wait / closes the logs reader's cancel fd. The handler returning at all is
 // the check (a route that missed the hang-up would block here until ctest's timeout).
-TEST(ContainerRoutes, WaitEndsWhenTheClientHangsUp) {
-  FakeEngine e;
+// Serves the route on a thread for a client on a socketpair (the route sees its socket as peer_fd()); once
+// the stream's headers are out the client hangs up (closes, or only half-closes), and the route must end.
+void serve_until_hang_up(FakeEngine& e, const std::string& method, const std::string& target,
+                         bool half_close) {
   int client[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
-  Req q("POST", "/v1.41/containers/forever/wait?condition=next-exit");
+  Req q(method, target);
   Resp r;
   r.peer_sock = client[0];
   ApiHandler handler(e);
@@ -260,32 +263,28 @@ TEST(ContainerRoutes, WaitEndsWhenTheClientHangsUp) {
     std::unique_lock lk(r.mu);
     r.cv.wait(lk, [&] { return r.streaming; });  // headers out: the route now waits
   }
-  EXPECT_FALSE(e.wait_cancelled);
-  ::close(client[1]);  // the client hangs up
+  EXPECT_FALSE(e.wait_cancelled || e.logs_cancelled);
+  if (half_close) {
+    ::shutdown(client[1], SHUT_WR);  // counts as gone too (POLLRDHUP), as peer_gone() says
+  } else {
+    ::close(std::exchange(client[1], -1));
+  }
   t.join();
+  EXPECT_TRUE(r.ended);
+  for (int fd : client)
+    if (fd >= 0) ::close(fd);
+}
+
+TEST(ContainerRoutes, WaitEndsWhenTheClientHangsUp) {
+  FakeEngine e;
+  serve_until_hang_up(e, "POST", "/v1.41/containers/forever/wait?condition=next-exit", false);
   EXPECT_TRUE(e.wait_cancelled);
-  ::close(client[0]);
 }
 
 TEST(ContainerRoutes, LogsFollowEndsWhenTheClientHangsUp) {
   FakeEngine e;
-  int client[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
-  Req q("GET", "/v1.41/containers/web/logs?follow=1&stdout=1");
-  Resp r;
-  r.peer_sock = client[0];
-  ApiHandler handler(e);
-  std::thread t([&] { handler(q, r); });
-  {
-    std::unique_lock lk(r.mu);
-    r.cv.wait(lk, [&] { return r.streaming; });
-  }
-  ::shutdown(client[1], SHUT_WR);  // a half-close counts as gone too (POLLRDHUP), as peer_gone() says
-  t.join();
+  serve_until_hang_up(e, "GET", "/v1.41/containers/web/logs?follow=1&stdout=1", true);
   EXPECT_TRUE(e.logs_cancelled);
-  EXPECT_TRUE(r.ended);
-  ::close(client[1]);
-  ::close(client[0]);
 }
 
 // The attach stream: 101 with Upgrade, early client bytes and later stdin reach the monitor, client half-close
