@@ -1,6 +1,10 @@
 #include "oci/digest.h"
 
-#include <openssl/evp.h>
+// The one-shot SHA-2 functions, not EVP: an EVP digest makes OpenSSL 3 load its default provider and register
+// every algorithm on first use (~1.9 MB of libcrypto pages resident in the daemon for the rest of its life);
+// SHA256_*/SHA512_* run the same assembly without that (docs/design/engine-performance.md, idle RSS).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 namespace berth::oci {
 
@@ -61,15 +65,15 @@ Digest Digest::sha256_of(std::string_view data) {
 }
 
 struct Hasher::Ctx {
-  EVP_MD_CTX* md = nullptr;
-  ~Ctx() { EVP_MD_CTX_free(md); }
+  union {
+    SHA256_CTX s256;
+    SHA512_CTX s512;
+  };
 };
 
 Hasher::Hasher(DigestAlgorithm alg) : alg_(alg), ctx_(std::make_unique<Ctx>()) {
-  ctx_->md = EVP_MD_CTX_new();
-  BERTH_CHECK(ctx_->md != nullptr, "EVP_MD_CTX_new");
-  BERTH_CHECK(EVP_DigestInit_ex(ctx_->md, alg == DigestAlgorithm::Sha256 ? EVP_sha256() : EVP_sha512(), nullptr) == 1,
-              "EVP_DigestInit_ex");
+  int r = alg == DigestAlgorithm::Sha256 ? SHA256_Init(&ctx_->s256) : SHA512_Init(&ctx_->s512);
+  BERTH_CHECK(r == 1, "SHA init");
 }
 Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
@@ -77,21 +81,23 @@ Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(const void* data, size_t n) {
   if (n == 0) return;
-  BERTH_CHECK(EVP_DigestUpdate(ctx_->md, data, n) == 1, "EVP_DigestUpdate");
+  int r = alg_ == DigestAlgorithm::Sha256 ? SHA256_Update(&ctx_->s256, data, n) : SHA512_Update(&ctx_->s512, data, n);
+  BERTH_CHECK(r == 1, "SHA update");
   bytes_ += n;
 }
 
 Hasher Hasher::clone() const {
   Hasher h(alg_);
-  BERTH_CHECK(EVP_MD_CTX_copy_ex(h.ctx_->md, ctx_->md) == 1, "EVP_MD_CTX_copy_ex");
+  *h.ctx_ = *ctx_;  // plain structs: the state copies by value
   h.bytes_ = bytes_;
   return h;
 }
 
 Digest Hasher::digest() {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  BERTH_CHECK(EVP_DigestFinal_ex(ctx_->md, out, &len) == 1, "EVP_DigestFinal_ex");
+  unsigned char out[SHA512_DIGEST_LENGTH];
+  size_t len = alg_ == DigestAlgorithm::Sha256 ? SHA256_DIGEST_LENGTH : SHA512_DIGEST_LENGTH;
+  int r = alg_ == DigestAlgorithm::Sha256 ? SHA256_Final(out, &ctx_->s256) : SHA512_Final(out, &ctx_->s512);
+  BERTH_CHECK(r == 1, "SHA final");
   return Digest::from_hex(alg_, to_hex(out, len)).value();
 }
 
