@@ -105,6 +105,9 @@ int daemon_main(int argc, char** argv) {
       log::error("daemon: {}", o.error().message());
       return 1;
     }
+    // A second without requests: hand the memory a burst freed back to the kernel. glibc only returns the top
+    // of each arena by itself; after 100 concurrent `run -d` + `rm -f` ~4 MB of free chunks stay resident.
+    o->on_quiet = [] { ::malloc_trim(0); };
     listens.push_back(std::move(*o));
   }
   if (auto st = mkdir_all(f.cfg.exec_root, 0700); !st) {

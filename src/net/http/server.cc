@@ -20,7 +20,6 @@
 #include <cstring>
 #include <list>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -62,6 +61,103 @@ namespace {
 
 constexpr size_t kHeaderLimit = 64 * 1024;
 constexpr size_t kReadBuffer = 256 * 1024;
+// How long a connection the server closes keeps draining what the client still sends (see linger_close).
+constexpr int64_t kLingerMs = 1000;
+constexpr size_t kLingerBytes = 1 << 20;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A connection as the acceptor thread sees it: it enforces the deadline by shutting the read side down, which
+// ends whatever read or poll the connection thread is blocked in.
+struct Conn {
+  int fd = -1;
+  // steady_clock milliseconds; 0 = none; kFired once the acceptor has shut the read side down.
+  std::atomic<int64_t> deadline{0};
+};
+constexpr int64_t kFired = -1;
+
+// What the connection threads share with the acceptor thread.
+struct Shared {
+  std::chrono::milliseconds idle{0}, header{0};  // ServerOptions' timeouts
+  int wake_fd = -1;                              // write end of the acceptor's wake pipe
+  // When the acceptor's poll() times out next (steady ms); INT64_MAX while it computes that or sleeps without
+  // a timeout, so a deadline set meanwhile always wakes it.
+  std::atomic<int64_t> next_wake{INT64_MAX};
+  std::atomic<uint64_t> activity{0};  // bumped when a request starts and when it ends
+  std::atomic<bool> quiet_armed{false};
+  bool has_quiet = false;
+
+  void wake() { (void)!::write(wake_fd, "w", 1); }
+
+  // Sets the connection's deadline `ms` from now (0 = none). False when the previous one had already fired:
+  // the connection is finished.
+  bool arm(Conn& c, std::chrono::milliseconds ms) {
+    int64_t want = ms.count() > 0 ? now_ms() + ms.count() : 0;
+    int64_t cur = c.deadline.load();
+    do {
+      if (cur == kFired) return false;
+    } while (!c.deadline.compare_exchange_weak(cur, want));
+    if (want != 0 && want < next_wake.load()) wake();
+    return true;
+  }
+
+  // A request ended: the acceptor starts timing the quiet period (woken once per busy period).
+  void touch() {
+    activity.fetch_add(1);
+    if (has_quiet && !quiet_armed.exchange(true)) wake();
+  }
+};
+
+// Closing a socket whose receive queue holds unread bytes resets the connection: TCP sends RST, and a unix
+// socket makes the peer's next read fail with ECONNRESET even after it has read all our output (the docker
+// CLI then reports "connection reset by peer" for an exec that succeeded). So the write side is shut first
+// (the client sees EOF after the last response byte) and input is discarded until the client closes too,
+// bounded in time and bytes; stop() shuts the socket down, which ends this at once.
+void linger_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  char b[16384];
+  size_t total = 0;
+  int64_t end = now_ms() + kLingerMs;
+  for (;;) {
+    ssize_t r = ::recv(fd, b, sizeof b, MSG_DONTWAIT);
+    if (r > 0) {
+      total += static_cast<size_t>(r);
+      if (total > kLingerBytes) return;
+      continue;
+    }
+    if (r == 0) return;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return;
+    int64_t left = end - now_ms();
+    if (left <= 0) return;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return;
+  }
+}
+
+// True when request bytes already sit in the TLS layer (read from the socket, not yet handed out), so the
+// socket itself need not become readable again.
+template <class Stream>
+bool tls_pending(Stream& s) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    return false;
+  } else {
+    SSL* ssl = s.native_handle();
+    BIO* rb = SSL_get_rbio(ssl);
+    return SSL_has_pending(ssl) == 1 || (rb != nullptr && BIO_ctrl_pending(rb) > 0);
+  }
+}
+
+// Size of the request line and header fields as sent, give or take optional whitespace.
+size_t header_bytes(const bhttp::request_parser<bhttp::buffer_body>& p) {
+  const auto& m = p.get();
+  size_t n = m.method_string().size() + m.target().size() + 12;
+  for (const auto& f : m) n += f.name_string().size() + f.value().size() + 4;
+  return n + 2;
+}
 
 template <class Stream>
 Status write_raw(Stream& s, std::string_view data) {
@@ -376,18 +472,43 @@ class Response final : public ServerResponse {
 };
 
 template <class Stream>
-void serve_connection(Stream& stream, const Handler& handler, const std::string& remote) {
+void serve_connection(Stream& stream, const Handler& handler, const std::string& remote, Conn& conn, Shared& sh) {
   // Beast sizes each socket read by the buffer's free capacity (min 512 bytes): without a reserve, bodies
   // arrive ~1 KiB per recv() and uploads crawl at ~40 MB/s.
   beast::flat_buffer buf;
   buf.reserve(kReadBuffer);
+  int fd = beast::get_lowest_layer(stream).native_handle();
   for (;;) {
+    // Idle (no request in progress): wait for the first byte of the next request, then for the whole header.
+    if (!sh.arm(conn, sh.idle)) return;
+    if (buf.size() == 0 && !tls_pending(stream)) {
+      pollfd p{fd, POLLIN, 0};
+      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+    }
+    if (!sh.arm(conn, sh.header)) return;  // idle too long: closed without a word, as keep-alive allows
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // boost 1.74 mis-compares boost::none
     parser.header_limit(kHeaderLimit);
     beast::error_code ec;
     bhttp::read_header(stream, buf, parser, ec);
-    if (ec) {
+    bool fired = !sh.arm(conn, std::chrono::milliseconds(0));
+    // Beast checks its header limit only while the header is incomplete: one read holding a whole oversized
+    // header passes it, so the size is checked again here.
+    if (!ec && header_bytes(parser) > kHeaderLimit) ec = bhttp::error::header_limit;
+    if (fired || ec) {
+      if (fired) {
+        if (parser.got_some())
+          (void)write_raw(stream, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      if (ec == bhttp::error::header_limit) {
+        std::string msg = fmt::format("request header exceeds {} bytes\n", kHeaderLimit);
+        (void)write_raw(stream, fmt::format("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: "
+                                            "text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                                            msg.size(), msg));
+        return;
+      }
       if (ec != bhttp::error::end_of_stream && ec != asio::error::eof && ec != asio::error::connection_reset &&
           ec != asio::error::operation_aborted && ec != asio::error::bad_descriptor && ec != asio::error::shut_down)
         log::debug("http server: {}: read request: {}", remote, ec.message());
@@ -395,6 +516,7 @@ void serve_connection(Stream& stream, const Handler& handler, const std::string&
         (void)write_raw(stream, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       return;
     }
+    sh.activity.fetch_add(1);
     bool keep_alive = parser.get().keep_alive();
     bool head = parser.get().method() == bhttp::verb::head;
     Request<Stream> req(stream, buf, parser, remote);
@@ -403,6 +525,7 @@ void serve_connection(Stream& stream, const Handler& handler, const std::string&
     resp.finish_hijack();
     if (!resp.sent()) (void)resp.send(500, Headers{}, "");
     if (resp.streaming() && !resp.failed()) (void)resp.end_stream();
+    sh.touch();
     if (resp.failed() || resp.close_after() || !keep_alive) return;
     if (!req.drain()) return;
   }
@@ -436,10 +559,19 @@ class ServerImpl final : public Server {
     } else if (!o.tls_client_ca.empty()) {
       return fail(Errc::InvalidArgument, "a TLS client CA needs a server certificate and key");
     }
-    if (unix_fd_ >= 0)
-      accept_thread_ = std::thread([this] { accept_unix_loop(); });
-    else
-      accept_thread_ = std::thread([this] { accept_loop(); });
+    sh_.idle = o.idle_timeout;
+    sh_.header = o.header_timeout;
+    on_quiet_ = o.on_quiet;
+    sh_.has_quiet = static_cast<bool>(on_quiet_);
+    quiet_after_ = o.quiet_after;
+    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) < 0) return fail_errno("pipe2");
+    sh_.wake_fd = wake_[1];
+    if (unix_fd_ < 0) {
+      beast::error_code ec;
+      acceptor_.non_blocking(true, ec);
+      if (ec) return fail(Errc::Internal, "listener: {}", ec.message());
+    }
+    accept_thread_ = std::thread([this] { accept_loop(); });
     return ok();
   }
 
@@ -467,7 +599,6 @@ class ServerImpl final : public Server {
     unix_path_ = path;
     if (::chmod(path.c_str(), mode) < 0) return fail_errno("chmod {}", path);
     if (::listen(fd, SOMAXCONN) < 0) return fail_errno("listen {}", path);
-    if (::pipe2(wake_, O_CLOEXEC) < 0) return fail_errno("pipe2");
     return ok();
   }
 
@@ -509,7 +640,8 @@ class ServerImpl final : public Server {
       stopped_ = true;
       if (wake_[1] >= 0) (void)!::write(wake_[1], "x", 1);
       ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
-      for (int fd : live_fds_) ::shutdown(fd, SHUT_RDWR);
+      for (auto& c : conns_)
+        if (c.fd >= 0) ::shutdown(c.fd, SHUT_RDWR);
     }
     cv_.notify_all();
     if (accept_thread_.joinable()) accept_thread_.join();
@@ -533,95 +665,141 @@ class ServerImpl final : public Server {
   }
 
  private:
-  void accept_unix_loop() {
+  // The acceptor thread also enforces the connections' deadlines and calls the quiet hook: it sleeps in poll()
+  // until a connection arrives, the nearest deadline passes, the quiet time is up, or the wake pipe is written.
+  void accept_loop() {
+    int lfd = unix_fd_ >= 0 ? unix_fd_ : acceptor_.native_handle();
+    uint64_t seen = sh_.activity.load();
+    int64_t changed = now_ms();
     for (;;) {
-      pollfd p[2] = {{unix_fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      int n = ::poll(p, 2, -1);
-      if (n < 0 && errno != EINTR) return;
+      sh_.next_wake.store(INT64_MAX);
+      int64_t now = now_ms();
+      int64_t timeout = -1;
+      auto sooner = [&](int64_t ms) { timeout = timeout < 0 ? ms : std::min(timeout, ms); };
       {
         std::lock_guard lk(mu_);
         if (stopped_) return;
+        for (auto& c : conns_) {
+          int64_t d = c.deadline.load();
+          if (d <= 0 || c.fd < 0) continue;
+          if (d > now)
+            sooner(d - now);
+          else if (c.deadline.compare_exchange_strong(d, kFired))
+            ::shutdown(c.fd, SHUT_RD);  // the connection thread wakes up and closes
+        }
       }
-      if (n <= 0 || !(p[0].revents & POLLIN)) continue;
+      if (sh_.quiet_armed.load()) {
+        if (uint64_t a = sh_.activity.load(); a != seen) {
+          seen = a;
+          changed = now;
+        }
+        if (now - changed >= quiet_after_.count()) {
+          sh_.quiet_armed.store(false);
+          // A request that finished since `seen` was read may have found the hook still armed and not woken us.
+          if (sh_.activity.load() != seen) {
+            sh_.quiet_armed.store(true);
+            seen = sh_.activity.load();
+            changed = now;
+            sooner(quiet_after_.count());
+          } else {
+            on_quiet_();
+          }
+        } else {
+          sooner(changed + quiet_after_.count() - now);
+        }
+      }
+      if (timeout >= 0) sh_.next_wake.store(now + timeout);
+      pollfd p[2] = {{lfd, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      int n = ::poll(p, 2, static_cast<int>(timeout));
+      if (n < 0 && errno != EINTR) return;
+      if (n <= 0) continue;
+      if (p[1].revents & POLLIN) {
+        char b[64];
+        while (::read(wake_[0], b, sizeof b) > 0) {
+        }
+      }
+      if (p[0].revents & POLLIN) accept_one();
+    }
+  }
+
+  void accept_one() {
+    tcp::socket sock(io_);
+    if (unix_fd_ >= 0) {
       int fd = ::accept4(unix_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           log::warn("http server: accept: {}", std::strerror(errno));
           std::this_thread::yield();
         }
-        continue;
+        return;
       }
       // Beast only needs a stream socket: the unix connection rides in a tcp::socket object (no TCP
       // options are ever set on it).
-      tcp::socket sock(io_);
       beast::error_code ec;
       sock.assign(tcp::v4(), fd, ec);
       if (ec) {
         ::close(fd);
-        continue;
+        return;
       }
-      std::lock_guard lk(mu_);
-      if (stopped_) return;
-      live_fds_.insert(fd);
-      ++active_;
-      std::thread([this, s = std::move(sock)]() mutable { run_connection(std::move(s)); }).detach();
-    }
-  }
-
-  void accept_loop() {
-    for (;;) {
-      tcp::socket sock(io_);
+    } else {
       beast::error_code ec;
       acceptor_.accept(sock, ec);
-      std::lock_guard lk(mu_);
-      if (stopped_) return;
       if (ec) {
         if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
           log::warn("http server: accept: {}", ec.message());
           std::this_thread::yield();
         }
-        continue;
+        return;
       }
+      sock.non_blocking(false, ec);
       sock.set_option(tcp::no_delay(true), ec);
-      int fd = sock.native_handle();
-      live_fds_.insert(fd);
-      ++active_;
-      std::thread([this, s = std::move(sock)]() mutable { run_connection(std::move(s)); }).detach();
     }
+    std::lock_guard lk(mu_);
+    if (stopped_) return;
+    Conn& c = conns_.emplace_back();
+    c.fd = sock.native_handle();
+    ++active_;
+    std::thread([this, s = std::move(sock), &c]() mutable { run_connection(std::move(s), c); }).detach();
   }
 
-  void run_connection(tcp::socket sock) {
-    int fd = sock.native_handle();
+  void run_connection(tcp::socket sock, Conn& conn) {
     {
       beast::error_code ec;
       auto ep = sock.remote_endpoint(ec);
       std::string remote = unix_fd_ >= 0 ? "unix" : ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
       if (tls_) {
         asio::ssl::stream<tcp::socket> ss(std::move(sock), *tls_);
-        ss.handshake(asio::ssl::stream_base::server, ec);
-        if (!ec) {
-          serve_connection(ss, handler_, remote);
+        if (sh_.arm(conn, sh_.header)) ss.handshake(asio::ssl::stream_base::server, ec);
+        if (!ec && sh_.arm(conn, std::chrono::milliseconds(0))) {
+          serve_connection(ss, handler_, remote, conn, sh_);
+          // close_notify, without waiting for the client's (linger_close reads whatever it still sends).
+          ss.next_layer().non_blocking(true, ec);
           ss.shutdown(ec);
         } else {
-          log::debug("http server: {}: TLS handshake: {}", remote, ec.message());
+          log::debug("http server: {}: TLS handshake: {}", remote, ec ? ec.message() : "timed out");
         }
-        close_socket(fd, ss.next_layer());
+        close_socket(conn, ss.next_layer());
       } else {
-        serve_connection(sock, handler_, remote);
-        close_socket(fd, sock);
+        serve_connection(sock, handler_, remote, conn, sh_);
+        close_socket(conn, sock);
       }
     }
     // Notify under the lock: once it is released, stop() may destroy *this.
     std::lock_guard lk(mu_);
+    for (auto it = conns_.begin(); it != conns_.end(); ++it)
+      if (&*it == &conn) {
+        conns_.erase(it);
+        break;
+      }
     --active_;
     cv_.notify_all();
   }
 
-  void close_socket(int fd, tcp::socket& sock) {
+  void close_socket(Conn& conn, tcp::socket& sock) {
+    linger_close(conn.fd);
     std::lock_guard lk(mu_);
-    live_fds_.erase(fd);
+    conn.fd = -1;  // under the lock: neither the acceptor nor stop() may touch the number once it is reused
     beast::error_code ec;
-    sock.shutdown(tcp::socket::shutdown_both, ec);
     sock.close(ec);
   }
 
@@ -634,8 +812,11 @@ class ServerImpl final : public Server {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;
-  std::set<int> live_fds_;
+  std::list<Conn> conns_;  // one per connection thread; guarded by mu_
   size_t active_ = 0;
+  Shared sh_;
+  std::function<void()> on_quiet_;
+  std::chrono::milliseconds quiet_after_{1000};
   int unix_fd_ = -1;
   int wake_[2] = {-1, -1};
   std::string unix_path_;

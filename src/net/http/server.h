@@ -3,9 +3,14 @@
 // Request bodies stream to the handler (chunked or Content-Length, 100-continue answered on first read);
 // responses are written with a Content-Length, and file bodies go out with sendfile(2) on plain TCP.
 //
+// Limits: request headers above 64 KiB get 431; idle connections and stalled headers are closed after
+// ServerOptions' timeouts. Connections the server closes itself linger briefly (write side shut, unread input
+// drained) so a client that sent bytes nobody read still sees EOF after the response, not a reset.
+//
 // Lifecycle: Server::start binds and begins accepting; stop() (or the destructor) shuts every socket down
 // and joins all threads. The handler runs concurrently on connection threads and must be thread-safe.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,6 +87,17 @@ struct ServerOptions {
   std::string tls_key;
   std::string tls_client_ca;         // PEM CA bundle: when set, clients must present a certificate it signed
   unsigned unix_mode = 0660;         // permissions of a unix socket; the socket file is removed by stop()
+  // A connection with no request in progress (a fresh one, or keep-alive between requests) is closed after
+  // this long without the first byte of a request; 0 = never. Handlers that stream or hijack are never timed
+  // out: the limits only apply while the server waits for a request header.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Once a request's first byte has arrived, its header must be complete within this (answered with 408 and
+  // closed otherwise); it also bounds a TLS handshake. 0 = no limit.
+  std::chrono::milliseconds header_timeout{30'000};
+  // Called on the acceptor thread when no request has started or finished for `quiet_after` since the last
+  // one did (at most once per busy period), e.g. to hand freed memory back to the kernel.
+  std::function<void()> on_quiet;
+  std::chrono::milliseconds quiet_after{1'000};
 };
 
 class Server {
