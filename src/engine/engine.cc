@@ -576,8 +576,11 @@ class RealEngine final : public Engine, public ImageAccess {
         std::lock_guard lk(mu_);
         if (!store_->metadata().get_image(ref))
           return fail(Errc::NotFound, "An image does not exist locally with the tag: {}", familiar_name(ref));
-        BERTH_TRY(store_->push(ref, po));
       }
+      // The engine's image lock only while the push leases the image's blobs: the upload does not hold up
+      // other image operations. (Untagged meanwhile: push fails with the store's NotFound.)
+      po.store_lock = &mu_;
+      BERTH_TRY(store_->push(ref, po));
       events_->publish("image", "push", familiar_name(ref), {{"name", familiar_name(ref)}});
     }
     return ok();

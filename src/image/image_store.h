@@ -97,6 +97,10 @@ struct PushOptions {
   // Repositories on the destination registry to mount blobs from. Empty: the other local images on that
   // registry that share a layer with this one.
   std::vector<std::string> mount_from;
+  // The caller's lock around its other ImageStore calls (the engine's), held only while the image is looked up
+  // and its blobs are leased; the upload runs without it (a concurrent rmi + prune cannot take leased blobs).
+  // nullptr: nothing to take.
+  std::mutex* store_lock = nullptr;
 };
 
 struct PushResult {

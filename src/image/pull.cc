@@ -18,6 +18,7 @@
 
 #include "base/unique_fd.h"
 #include "image/image_store.h"
+#include "image/metadata/gc.h"
 #include "image/registry/client.h"
 #include "image/unpack/unpack.h"
 
@@ -498,7 +499,19 @@ Result<PushResult> ImageStore::push(const std::string& name, const PushOptions& 
   auto ref = BERTH_TRY_CTX(ir::parse_reference(name), "image name `{}`", name);
   PushResult out;
   out.name = ref.str();
+  std::unique_lock<std::mutex> held;
+  if (opts.store_lock) held = std::unique_lock(*opts.store_lock);
   auto rec = BERTH_TRY(meta_->get_image(out.name));
+  // Every blob of the image under a lease for the upload, so it can run without the caller's lock.
+  std::string lease = lease_id("push");
+  BERTH_TRY(meta_->create_lease(lease, int64_t{24} * 3600 * 1000000000, {{"ref", out.name}}));
+  LeaseGuard guard{*meta_, lease};
+  {
+    std::vector<metadata::LeaseResource> rs;
+    for (auto& d : BERTH_TRY(metadata::reachable(*content_, rec.target)))
+      rs.push_back({metadata::ResourceKind::Content, d.digest.str()});
+    BERTH_TRY(meta_->add_lease_resources(lease, rs));
+  }
   out.target = rec.target;
   const ProgressSink& sink = opts.progress;
   if (sink) sink({.state = ProgressState::Message, .status = fmt::format("The push refers to repository [{}]", ref.name())});
@@ -556,6 +569,7 @@ Result<PushResult> ImageStore::push(const std::string& name, const PushOptions& 
     };
   }
   ir::RegistryClient client(BERTH_TRY(client_options(opts.access)));
+  if (held) held.unlock();
   auto res = BERTH_TRY_CTX(client.push(ref, *content_, rec.target.digest, po), "push {}", out.name);
   out.blobs_uploaded = res.blobs_uploaded;
   out.blobs_existing = res.blobs_existing;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <thread>
 #include <mutex>
@@ -430,6 +431,35 @@ TEST_F(ImagePull, CallersLockIsTakenOnlyForTheFinalSteps) {
     EXPECT_TRUE(c->snapshotter().stat(r->chain_id));
     EXPECT_TRUE(c->metadata().list_leases().value().empty());
   }
+}
+
+TEST_F(ImagePull, PushHoldsTheCallersLockOnlyToLeaseTheImage) {
+  auto base = layer(*a_, "base", "b\n");
+  auto top = layer(*a_, "pushed", std::string(300000, 'z'));
+  std::string name = host_ + "/team/pushlock:v1";
+  image(*a_, name, {base, top});
+  std::mutex engine_lock;
+  int uploads = 0, locked_seen = 0;
+  image::PushOptions po;
+  po.store_lock = &engine_lock;
+  po.progress = [&](const ProgressEvent& e) {
+    if (e.state != ProgressState::Pushing && e.state != ProgressState::Pushed) return;
+    ++uploads;
+    // asked from another thread (try_lock by the owner would be undefined): is the caller's lock free?
+    bool free = std::async(std::launch::async, [&] {
+                  if (!engine_lock.try_lock()) return false;
+                  engine_lock.unlock();
+                  return true;
+                }).get();
+    if (!free) ++locked_seen;
+  };
+  auto r = a_->push(name, po);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_GT(uploads, 0);
+  EXPECT_EQ(locked_seen, 0) << "the upload ran under the caller's lock";
+  EXPECT_TRUE(a_->metadata().list_leases().value().empty());
+  ASSERT_TRUE(b_->pull(name));
+  EXPECT_TRUE(b_->resolve(name));
 }
 
 }  // namespace
