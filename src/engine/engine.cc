@@ -651,10 +651,11 @@ class RealEngine final : public Engine, public ImageAccess {
     } cleanup{path};
     std::vector<std::string> out;
     {
-      std::lock_guard lk(mu_);
       // An image without a name (docker save of an ID) is kept under a digest name only: dangling, shown
-      // as <none>:<none> and reported by its ID, as dockerd does.
-      auto names = BERTH_TRY(store_->load(path, std::string(kLoadedUntagged) + "@"));
+      // as <none>:<none> and reported by its ID, as dockerd does. The image lock only for the records: a
+      // big archive does not hold up other image operations while its blobs are ingested.
+      auto names = BERTH_TRY(store_->load(path, std::string(kLoadedUntagged) + "@", &mu_));
+      std::lock_guard lk(mu_);
       for (auto& n : names) {
         if (n.starts_with(std::string(kLoadedUntagged) + "@")) {
           auto r = BERTH_TRY(store_->resolve(n));

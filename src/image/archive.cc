@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -217,7 +218,13 @@ Status ImageStore::save(const std::vector<std::string>& names, const std::string
   return tree->close();
 }
 
-Result<std::vector<std::string>> ImageStore::load(const std::string& in, const std::string& name_for_untagged) {
+Result<std::vector<std::string>> ImageStore::load(const std::string& in, const std::string& name_for_untagged,
+                                                  std::mutex* store_lock) {
+  auto record = [&](const std::string& n, const oci::Descriptor& d) -> Status {
+    std::unique_lock<std::mutex> held;
+    if (store_lock) held = std::unique_lock(*store_lock);
+    return put_image(n, d);
+  };
   std::string lease = fmt::format("load-{}-{}", ::getpid(), std::random_device{}());
   BERTH_TRY(meta_->create_lease(lease, int64_t{3600} * 1000000000));
   struct LeaseGuard {
@@ -341,7 +348,7 @@ Result<std::vector<std::string>> ImageStore::load(const std::string& in, const s
         }
       }
       auto n = BERTH_TRY(name_for(top.annotations, top.digest));
-      BERTH_TRY(put_image(n, top));
+      BERTH_TRY(record(n, top));
       created.push_back(n);
     }
     return created;
@@ -373,7 +380,7 @@ Result<std::vector<std::string>> ImageStore::load(const std::string& in, const s
     if (tags.empty()) tags.push_back(BERTH_TRY(name_for({}, mdesc.digest)));
     for (auto& t : tags) {
       auto n = BERTH_TRY(normalize_name(t));
-      BERTH_TRY(put_image(n, mdesc));
+      BERTH_TRY(record(n, mdesc));
       created.push_back(n);
     }
   }

@@ -159,7 +159,10 @@ class ImageStore {
   // ref name in the index), so loading them gives an untagged image.
   Status save(const std::vector<std::string>& names, const std::string& out, bool as_dir,
               const std::set<std::string>& unnamed = {});
-  Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "");
+  // store_lock: the caller's lock around its other ImageStore calls, taken only to write each image record
+  // (the blobs are ingested under a lease without it).
+  Result<std::vector<std::string>> load(const std::string& in, const std::string& name_for_untagged = "",
+                                        std::mutex* store_lock = nullptr);
 
   // `docker export` of an image: its flattened root filesystem (every layer applied, whiteouts resolved, none in
   // the output) as a plain tar written to out ("-" = stdout; a file appears complete or not at all). Unpacks the
