@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "engine/containers_impl.h"
 #include "engine/monitor/json_log.h"
+#include "engine/monitor/protocol.h"
 #include "engine/monitor/shim_client.h"
 #include "engine/spec/etc_files.h"
 #include "engine/spec/spec_builder.h"
@@ -159,6 +160,16 @@ std::string find_helper(const std::string& name) {
   for (auto cand : {"/usr/local/bin/" + name, "/usr/bin/" + name, "/usr/local/libexec/berth/" + name})
     if (::access(cand.c_str(), X_OK) == 0) return cand;
   return "";
+}
+
+// A shim of an older version wrote shim.pid; a current one answers on shim.sock while it lives.
+bool shim_alive(const std::string& sdir) {
+  if (auto pid_text = read_file(sdir + "/shim.pid", 64)) {
+    int spid = std::atoi(pid_text->c_str());
+    return spid > 0 && ::kill(spid, 0) == 0;
+  }
+  auto fd = mon::connect_unix(sdir + "/shim.sock");
+  return fd || fd.error().code() != Errc::Unavailable;
 }
 
 std::string network_name(const std::string& mode) {
@@ -833,10 +844,9 @@ bool ContainerService::Impl::monitor_run(const std::shared_ptr<Container>& c) {
         info = *ef;
         break;
       }
-      // No exit record: is the shim still there (busy, or between accept calls)?
-      auto pid_text = read_file(sdir + "/shim.pid", 64);
-      int spid = pid_text ? std::atoi(pid_text->c_str()) : 0;
-      if (spid <= 0 || ::kill(spid, 0) != 0) break;
+      // No exit record: is the shim still there (busy, or between accept calls)? Its socket takes connections
+      // (into the backlog while it is busy) as long as it lives; a dead shim's is refused or gone.
+      if (!shim_alive(sdir)) break;
       if (shutting_down) {
         std::lock_guard lk(c->mu);
         c->monitor_active = false;

@@ -18,7 +18,7 @@ namespace berth::engine::monitor {
 struct ShimConfig {
   std::string id;
   std::string bundle;
-  std::string dir;  // shim dir: shim.sock, shim.pid, shim.log, exit.json
+  std::string dir;  // shim dir: shim.sock, shim.log, exit.json
   std::string runtime_root;
   std::string cgroup_root = "/sys/fs/cgroup";
   std::string log_path;
