@@ -1,9 +1,11 @@
 #include "base/log.h"
 
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 
 #include "base/json_escape.h"
 
@@ -12,6 +14,24 @@ namespace {
 std::atomic<int> g_fd{2};
 std::atomic<Level> g_level{Level::Info};
 std::atomic<Format> g_format{Format::Text};
+std::atomic<bool> g_lazy{false};
+std::mutex g_lazy_mu;
+std::string g_lazy_path;
+unsigned g_lazy_mode = 0600;
+int g_lazy_min_fd = 0;
+
+void open_lazy() {
+  std::lock_guard lk(g_lazy_mu);
+  if (!g_lazy) return;
+  int fd = ::open(g_lazy_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, g_lazy_mode);
+  if (fd >= 0 && fd < g_lazy_min_fd) {
+    int hi = ::fcntl(fd, F_DUPFD_CLOEXEC, g_lazy_min_fd);
+    ::close(fd);
+    fd = hi;
+  }
+  if (fd >= 0) g_fd = fd;
+  g_lazy = false;
+}
 
 std::string_view level_name(Level l) {
   switch (l) {
@@ -25,6 +45,13 @@ std::string_view level_name(Level l) {
 }  // namespace
 
 void set_fd(int fd) { g_fd = fd < 0 ? 2 : fd; }
+void set_file_lazy(const std::string& path, unsigned mode, int min_fd) {
+  std::lock_guard lk(g_lazy_mu);
+  g_lazy_path = path;
+  g_lazy_mode = mode;
+  g_lazy_min_fd = min_fd;
+  g_lazy = true;
+}
 void set_level(Level l) { g_level = l; }
 void set_format(Format f) { g_format = f; }
 Level level() { return g_level; }
@@ -43,6 +70,7 @@ void write(Level l, std::string_view msg) {
   } else {
     line = fmt::format("{} {}: {}\n", tbuf, level_name(l), msg);
   }
+  if (g_lazy) open_lazy();
   const char* p = line.data();
   size_t n = line.size();
   int fd = g_fd;

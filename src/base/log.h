@@ -15,6 +15,10 @@ enum class Format { Text, Json };
 
 // Sets where log lines go. fd is not owned; -1 restores stderr.
 void set_fd(int fd);
+// Lines go to the file at path (O_WRONLY | O_APPEND | O_CREAT, mode, close-on-exec, the fd moved to >= min_fd),
+// opened when the first line is written: nothing is created while nothing is logged. Call before other
+// threads log; until the first line, set_fd's target is not used. If the open fails, lines go to that target.
+void set_file_lazy(const std::string& path, unsigned mode, int min_fd);
 void set_level(Level l);
 void set_format(Format f);
 Level level();

@@ -1183,13 +1183,9 @@ int run_shim(const ShimConfig& config) {
   if (::chdir("/") < 0) {
   }
   (void)mkdir_all(config.dir, 0711);
-  int logfd = ::open((config.dir + "/shim.log").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (logfd >= 0) {
-    // Above the stdio range: fds 0-2 are the container's while the runtime clones it.
-    int hi = ::fcntl(logfd, F_DUPFD_CLOEXEC, 10);
-    ::close(logfd);
-    log::set_fd(hi);
-  }
+  // Created with the first line (usually never: one inode less per container). Above the stdio range: fds 0-2
+  // are the container's while the runtime clones it.
+  log::set_file_lazy(config.dir + "/shim.log", 0600, 10);
   Shim shim(config);
   Status st = shim.setup();
   if (!st) {
