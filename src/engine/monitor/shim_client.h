@@ -4,7 +4,7 @@
 // Files of one shim (<exec-root>/shims/<id>/, tmpfs; the shim creates the directory if needed):
 //   shim.sock     the protocol socket (removed by the shim once the exit is recorded: from then on clients
 //                 read exit.json, and a new shim may be spawned in the same directory, e.g. for a restart)
-//   shim.log      the shim's own diagnostics (appended)
+//   shim.log      the shim's own diagnostics (appended; created with the first line)
 //   exit.json     {"exit_code":N,"oom_killed":b,"started_at":"RFC3339Nano","finished_at":"...","error":""}
 //                 written atomically + fsync once the container's init has been reaped; stays after the
 //                 shim exits (the daemon removes the directory when it deletes the container)
