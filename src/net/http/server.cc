@@ -138,19 +138,6 @@ void linger_close(int fd) {
   }
 }
 
-// True when request bytes already sit in the TLS layer (read from the socket, not yet handed out), so the
-// socket itself need not become readable again.
-template <class Stream>
-bool tls_pending(Stream& s) {
-  if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    return false;
-  } else {
-    SSL* ssl = s.native_handle();
-    BIO* rb = SSL_get_rbio(ssl);
-    return SSL_has_pending(ssl) == 1 || (rb != nullptr && BIO_ctrl_pending(rb) > 0);
-  }
-}
-
 // Size of the request line and header fields as sent, give or take optional whitespace.
 size_t header_bytes(const bhttp::request_parser<bhttp::buffer_body>& p) {
   const auto& m = p.get();
@@ -480,13 +467,17 @@ void serve_connection(Stream& stream, const Handler& handler, const std::string&
   int fd = beast::get_lowest_layer(stream).native_handle();
   for (;;) {
     // Idle (no request in progress): wait for the first byte of the next request, then for the whole header.
+    // Over TLS the socket's readiness says nothing about bytes the TLS layer has already taken in, so there
+    // the idle deadline covers the whole header.
     if (!sh.arm(conn, sh.idle)) return;
-    if (buf.size() == 0 && !tls_pending(stream)) {
-      pollfd p{fd, POLLIN, 0};
-      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      if (buf.size() == 0) {
+        pollfd p{fd, POLLIN, 0};
+        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
       }
+      if (!sh.arm(conn, sh.header)) return;  // idle too long: closed without a word, as keep-alive allows
     }
-    if (!sh.arm(conn, sh.header)) return;  // idle too long: closed without a word, as keep-alive allows
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // boost 1.74 mis-compares boost::none
     parser.header_limit(kHeaderLimit);

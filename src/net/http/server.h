@@ -92,7 +92,8 @@ struct ServerOptions {
   // out: the limits only apply while the server waits for a request header.
   std::chrono::milliseconds idle_timeout{60'000};
   // Once a request's first byte has arrived, its header must be complete within this (answered with 408 and
-  // closed otherwise); it also bounds a TLS handshake. 0 = no limit.
+  // closed otherwise); it also bounds a TLS handshake. Over TLS the idle timeout covers the whole header
+  // instead (the socket cannot tell whether the TLS layer holds request bytes already). 0 = no limit.
   std::chrono::milliseconds header_timeout{30'000};
   // Called on the acceptor thread when no request has started or finished for `quiet_after` since the last
   // one did (at most once per busy period), e.g. to hand freed memory back to the kernel.

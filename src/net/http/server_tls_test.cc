@@ -137,8 +137,7 @@ bool send_all(int fd, std::string_view s) {
   return true;
 }
 
-std::unique_ptr<Server> start_tls(const Pem& pem, Handler h) {
-  ServerOptions o;
+std::unique_ptr<Server> start_tls(const Pem& pem, Handler h, ServerOptions o = {}) {
   o.addr = "127.0.0.1:0";
   o.tls_cert = pem.cert;
   o.tls_key = pem.key;
@@ -240,6 +239,35 @@ TEST(ServerTls, HandlerEndingFirstClosesTheConnectionAndPlainRequestsStillWork) 
   std::string got = c.read();
   EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
   EXPECT_TRUE(got.ends_with("\r\n\r\nhello")) << got;
+}
+
+TEST(ServerTls, IdleConnectionAndStalledHandshakeAreClosedKeepAliveServedFirst) {
+  using namespace std::chrono_literals;
+  berth::testing::TempDir dir;
+  Pem pem = make_cert(dir);
+  ServerOptions o;
+  o.idle_timeout = 1s;  // the client sends within it even on a loaded machine; waits for it are short
+  o.header_timeout = 1s;
+  auto srv = start_tls(pem, [](ServerRequest& q, ServerResponse& r) { (void)r.send(200, Headers{}, q.target()); }, o);
+  ASSERT_TRUE(srv);
+  // Two requests on one connection, then silence: the server ends it (close_notify, then EOF).
+  TlsClient c(pem, srv->port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(c.read("/a").ends_with("\r\n\r\n/a"));
+  ASSERT_TRUE(c.write("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string rest = c.read();  // to the end: the idle timeout closes the connection
+  EXPECT_TRUE(rest.ends_with("\r\n\r\n/b")) << rest;
+  EXPECT_TRUE(c.clean_eof());
+  // A TCP connection that never starts the handshake is closed too.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(srv->port());
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  EXPECT_EQ(read_to_eof(fd), "");
+  ::close(fd);
 }
 
 }  // namespace
