@@ -10,6 +10,7 @@
 
 #include "base/file.h"
 #include "engine/containers_impl.h"
+#include "engine/stats.h"
 #include "runtime/cgroup/manager.h"
 
 extern char** environ;
@@ -80,7 +81,19 @@ uint64_t system_cpu_ns() {
   return ticks * (1'000'000'000 / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK)));
 }
 
-njson stats_json(const cg::Stats& s, uint64_t sys_ns, const std::string& name, const std::string& id) {
+}  // namespace
+
+uint64_t reported_memory_limit(uint64_t cgroup_limit, uint64_t host_mem_total) {
+  if (host_mem_total > 0 && cgroup_limit > host_mem_total) return host_mem_total;
+  return cgroup_limit;
+}
+
+uint64_t host_mem_total() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+njson stats_json(const cg::Stats& s, uint64_t sys_ns, uint64_t host_mem, const std::string& name, const std::string& id) {
   njson percpu = njson::array();
   for (auto v : s.percpu_usage_ns) percpu.push_back(v);
   njson mem_stats = njson::object();
@@ -112,12 +125,10 @@ njson stats_json(const cg::Stats& s, uint64_t sys_ns, const std::string& name, c
       {"precpu_stats", njson::object()},
       {"memory_stats",
        {{"usage", s.memory_usage}, {"max_usage", s.memory_max_usage}, {"stats", mem_stats}, {"failcnt", s.memory_failcnt},
-        {"limit", s.memory_limit}}},
+        {"limit", reported_memory_limit(s.memory_limit, host_mem)}}},
       {"name", name},
       {"id", id}};
 }
-
-}  // namespace
 
 Result<std::string> ContainerService::top(const std::string& ref, const std::string& ps_args) {
   auto& m = *impl_;
@@ -166,6 +177,7 @@ Status ContainerService::stats(const std::string& ref, bool stream, const ByteSi
     name = c->name;
   }
   njson prev = njson::object();
+  const uint64_t host_mem = host_mem_total();
   for (int i = 0;; i++) {
     bool running;
     {
@@ -178,7 +190,7 @@ Status ContainerService::stats(const std::string& ref, bool stream, const ByteSi
       if (mgr)
         if (auto st = (*mgr)->stats()) s = *st;
     }
-    auto j = stats_json(s, system_cpu_ns(), name, id);
+    auto j = stats_json(s, system_cpu_ns(), host_mem, name, id);
     if (prev.contains("read")) {
       j["preread"] = prev["read"];
       j["precpu_stats"] = prev["cpu_stats"];

@@ -5,7 +5,7 @@
 Also: TCP is refused without mutual TLS, and with it docker --tlsverify works while clients without a
 certificate from the CA are rejected. Needs no root for that part.
 As root, the container scenario (container_scenario, its own daemon and data root): run plain / -d / -it through a
-pty / --rm, exit codes 0/1/125/126/127, exec (-i, -it), logs and logs -f, cp both ways (and a `..` path that must
+pty / --rm, exit codes 0/1/125/126/127, exec (-i, -it), stats (an unlimited container's limit is MemTotal), logs and logs -f, cp both ways (and a `..` path that must
 stay inside), diff, top, inspect, ps filters, stop/start/kill/rm (304/409 paths), wait, a named volume across
 container removal, restart policy after a crash, health status, memory limit -> OOMKilled, save/load, push/pull
 against `berth registry serve`, and `kill -9` of the daemon followed by a restart: the running container is still
@@ -30,6 +30,25 @@ DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
 def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
+
+
+def host_mem_total():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def docker_size(n):
+    """The docker CLI's binary size text (go-units BytesSize: 4 significant digits, B/KiB/MiB/...)."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+    i = 0
+    n = float(n)
+    while n >= 1024 and i < len(units) - 1:
+        n /= 1024
+        i += 1
+    return "%.4g%s" % (n, units[i])
 
 
 def tls_checks(tmp, data, env):
@@ -112,6 +131,11 @@ def container_scenario(tmp, env):
         check(r.returncode == 0 and "web" in r.stdout and "Up " in r.stdout, f"ps lists web:\n{r.stdout}")
         r = d("ps", "-q", "--filter", "name=web", "--no-trunc")
         check(r.stdout.strip() == web_id, "ps --filter name=web -q")
+        # no memory limit: dockerd (and so berth) reports the host's memory as the limit, not the cgroup's 8 EiB
+        r = d("stats", "--no-stream", "--format", "{{.MemUsage}}", "web")
+        limit = r.stdout.strip().rpartition(" / ")[2]
+        check(r.returncode == 0 and limit == docker_size(host_mem_total()),
+              f"stats --no-stream: limit of an unlimited container is MemTotal ({r.stdout.strip()!r} {r.stderr.strip()})")
         r = d("logs", "web")
         check(r.returncode == 0 and r.stdout.startswith("started\n"), f"logs web: {r.stdout[:40]!r}")
         p = subprocess.Popen(H + ["logs", "-f", "--tail", "0", "web"], env=env, stdout=subprocess.PIPE, text=True)
