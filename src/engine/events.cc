@@ -137,6 +137,7 @@ std::optional<Event> EventSubscription::next(std::chrono::milliseconds wait) {
   std::unique_lock lk(bus_.mu_);
   auto deadline = std::chrono::steady_clock::now() + wait;
   for (;;) {
+    if (cancelled_) return std::nullopt;
     if (!queue_.empty()) {
       Event e = std::move(queue_.front());
       queue_.pop_front();
@@ -158,7 +159,16 @@ std::optional<Event> EventSubscription::next(std::chrono::milliseconds wait) {
 
 bool EventSubscription::done() const {
   std::lock_guard lk(bus_.mu_);
-  return closed_ && queue_.empty();
+  return cancelled_ || (closed_ && queue_.empty());
+}
+
+void EventSubscription::cancel() {
+  {
+    std::lock_guard lk(bus_.mu_);
+    cancelled_ = true;
+    queue_.clear();
+  }
+  bus_.cv_.notify_all();
 }
 
 uint64_t EventSubscription::dropped() const {
@@ -191,7 +201,7 @@ void EventBus::publish(Event e) {
     }
     if (e.time == 0) e.time = e.time_nano / 1'000'000'000;
     for (auto* s : subs_) {
-      if (s->closed_ || !s->filter_.matches(e)) continue;
+      if (s->closed_ || s->cancelled_ || !s->filter_.matches(e)) continue;
       if (s->until_ns_ && e.time_nano > s->until_ns_) continue;
       if (s->queue_.size() >= queue_cap_) {
         s->queue_.pop_front();

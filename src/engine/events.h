@@ -61,6 +61,9 @@ class EventSubscription {
   std::optional<Event> next(std::chrono::milliseconds wait);
   bool done() const;
   uint64_t dropped() const;
+  // Ends the subscription from another thread (its reader went away): a next() waiting returns nullopt at
+  // once, later ones too, and done() is true; queued events are dropped.
+  void cancel();
 
  private:
   friend class EventBus;
@@ -71,6 +74,7 @@ class EventSubscription {
   std::deque<Event> queue_;  // guarded by bus_.mu_
   uint64_t dropped_ = 0;
   bool closed_ = false;
+  bool cancelled_ = false;
 };
 
 class EventBus {

@@ -147,6 +147,31 @@ TEST(EventBus, CloseEndsSubscriptions) {
   EXPECT_TRUE(sub->done());
 }
 
+// cancel() from another thread (the reader's client went away) wakes a next() blocked for a day: the join is
+// the check. Queued events are dropped and later publishes are not queued.
+TEST(EventBus, CancelWakesAWaitingReader) {
+  EventBus bus;
+  auto sub = bus.subscribe(EventFilter{}, 0, 0);
+  std::optional<Event> got = Event{};
+  std::thread t([&] { got = sub->next(std::chrono::hours(24)); });
+  sub->cancel();
+  t.join();
+  EXPECT_FALSE(got);
+  EXPECT_TRUE(sub->done());
+  bus.publish("volume", "create", "after");
+  EXPECT_FALSE(sub->next(milliseconds(0)));
+  EXPECT_TRUE(sub->done());
+}
+
+TEST(EventBus, CancelDropsQueuedEvents) {
+  EventBus bus;
+  auto sub = bus.subscribe(EventFilter{}, 0, 0);
+  bus.publish("volume", "create", "queued");
+  sub->cancel();
+  EXPECT_FALSE(sub->next(milliseconds(0)));
+  EXPECT_TRUE(sub->done());
+}
+
 TEST(ParseEventTime, SecondsFractionsAndRfc3339) {
   EXPECT_EQ(*parse_event_time("1732531200"), 1732531200LL * 1'000'000'000);
   EXPECT_EQ(*parse_event_time("1732531200.5"), 1732531200LL * 1'000'000'000 + 500'000'000);

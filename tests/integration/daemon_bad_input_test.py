@@ -451,6 +451,7 @@ class Suite:
         C("disconnect mid-request-body: container create", self.disconnect_mid_body_container)
         # streams the client walks away from
         C("disconnect mid-stream: events x20", self.events_disconnect)
+        C("disconnect mid-stream: events with nothing to report", self.events_silent_disconnect)
         C("disconnect mid-stream: logs -f", self.logs_disconnect)
         C("disconnect mid-stream: logs -f of a silent container", self.logs_silent_disconnect)
         C("disconnect mid-stream: wait on a running container", self.wait_disconnect)
@@ -599,6 +600,21 @@ class Suite:
         self.d.call("POST", "/v1.41/volumes/create", json.dumps({"Name": f"{PREFIX}-ev"}))
         self.d.call("DELETE", f"/v1.41/volumes/{PREFIX}-ev")
         return self.settle_threads(base, "20 event streams opened and dropped")
+
+    def events_silent_disconnect(self):
+        """Event streams that never get an event (a filter nothing matches): only the hang-up can end them."""
+        base = self.d.threads()
+        flt = q(json.dumps({"type": ["volume"], "volume": [f"{PREFIX}-never"]}))
+        for i in range(5):
+            c = Conn(self.d.sock)
+            c.send(request("GET", "/v1.41/events?filters=" + flt))
+            h = c.read_head()
+            if i % 2:
+                c.s.shutdown(socket.SHUT_WR)
+            c.close()
+            if h is None or h[0] != 200:
+                return False, f"events: {h}"
+        return self.settle_threads(base, "5 silent event streams dropped")
 
     def logs_disconnect(self):
         self.need_container()

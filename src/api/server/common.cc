@@ -1,5 +1,11 @@
 #include "api/server/common.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "api/server/api_server.h"
 
 namespace berth::api::detail {
@@ -26,6 +32,28 @@ void send_error(http::ServerResponse& r, int status, std::string_view msg) {
 }
 
 void send_error(http::ServerResponse& r, const Error& e) { send_error(r, http_status(e.code()), e.message()); }
+
+PeerWatch::PeerWatch(int peer_fd, std::function<void()> on_gone) {
+  if (peer_fd < 0) return;
+  stop_.reset(::eventfd(0, EFD_CLOEXEC));
+  if (!stop_) return;
+  thread_ = std::thread([this, peer_fd, on_gone = std::move(on_gone)] {
+    pollfd p[2] = {{peer_fd, POLLRDHUP, 0}, {stop_.get(), POLLIN, 0}};
+    for (;;) {
+      int n = ::poll(p, 2, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || p[1].revents) return;
+      if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return on_gone();
+    }
+  });
+}
+
+PeerWatch::~PeerWatch() {
+  if (!thread_.joinable()) return;
+  uint64_t one = 1;
+  (void)!::write(stop_.get(), &one, sizeof one);
+  thread_.join();
+}
 
 void send_empty(http::ServerResponse& r, int status) { (void)r.send(status, base_headers(), ""); }
 

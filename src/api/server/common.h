@@ -2,14 +2,17 @@
 // Shared by the API's route files (api_server.cc: system and images; containers_routes.cc: containers and
 // exec; objects_routes.cc: volumes, networks, events, system df, image transfer). Internal to api/server.
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "engine/engine.h"
 #include "net/http/server.h"
 
@@ -56,6 +59,23 @@ Result<json> read_json_body(http::ServerRequest& q);
 // Routes whose bodies are archives (image load, archive PUT, build): exempt from the global kMaxBody check;
 // they stream the body themselves.
 bool large_body_route(std::string_view method, std::string_view path);
+
+// Watches the client's socket from a thread of its own, blocked in poll() (no polling interval): calls
+// on_gone() once the client closes or resets its side (POLLRDHUP/POLLHUP/POLLERR: what peer_gone() tests), so
+// a long-lived response with nothing to write (wait, logs -f of a quiet container, events with nothing to
+// report) ends as soon as nobody listens. on_gone runs on the watch thread. The destructor stops the watch and
+// joins. Without a socket (peer_fd() < 0) it watches nothing.
+class PeerWatch {
+ public:
+  PeerWatch(int peer_fd, std::function<void()> on_gone);
+  ~PeerWatch();
+  PeerWatch(const PeerWatch&) = delete;
+  PeerWatch& operator=(const PeerWatch&) = delete;
+
+ private:
+  UniqueFd stop_;
+  std::thread thread_;
+};
 
 // Each returns true when it handled (replied to) the request.
 bool route_containers(Ctx& c);  // containers_routes.cc: /containers/..., /exec/...

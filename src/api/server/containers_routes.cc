@@ -6,7 +6,6 @@
 // unless TTY); client EOF (half-close) only ends stdin, the output keeps flowing until the monitor closes.
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,40 +105,6 @@ void pump(int client, const std::string& buffered, int upstream) {
     }
   }
 }
-
-// Watches the client's socket from a thread of its own, blocked in poll() (no polling interval): calls
-// on_gone() once the client closes or resets its side (POLLRDHUP/POLLHUP/POLLERR: what peer_gone() tests), so
-// a long-lived response with nothing to write (wait, logs -f of a quiet container) ends as soon as nobody
-// listens. The destructor stops the watch and joins. Without a socket (peer_fd() < 0) it watches nothing.
-class PeerWatch {
- public:
-  PeerWatch(int peer_fd, std::function<void()> on_gone) {
-    if (peer_fd < 0) return;
-    stop_.reset(::eventfd(0, EFD_CLOEXEC));
-    if (!stop_) return;
-    thread_ = std::thread([this, peer_fd, on_gone = std::move(on_gone)] {
-      pollfd p[2] = {{peer_fd, POLLRDHUP, 0}, {stop_.get(), POLLIN, 0}};
-      for (;;) {
-        int n = ::poll(p, 2, -1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 || p[1].revents) return;
-        if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return on_gone();
-      }
-    });
-  }
-  ~PeerWatch() {
-    if (!thread_.joinable()) return;
-    uint64_t one = 1;
-    (void)!::write(stop_.get(), &one, sizeof one);
-    thread_.join();
-  }
-  PeerWatch(const PeerWatch&) = delete;
-  PeerWatch& operator=(const PeerWatch&) = delete;
-
- private:
-  UniqueFd stop_;
-  std::thread thread_;
-};
 
 http::Headers hijack_headers(bool upgrade, bool tty) {
   auto h = base_headers();

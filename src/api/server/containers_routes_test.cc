@@ -248,31 +248,14 @@ TEST(ContainerRoutes, WaitFlushesHeadersBeforeWaiting) {
 // A wait (and a logs -f of a quiet container) whose client hangs up ends at once: the route watches the
 // client's socket and cancels the wait / closes the logs reader's cancel fd. The handler returning at all is
 // the check (a route that missed the hang-up would block here until ctest's timeout).
-// Serves the route on a thread for a client on a socketpair (the route sees its socket as peer_fd()); once
-// the stream's headers are out the client hangs up (closes, or only half-closes), and the route must end.
 void serve_until_hang_up(FakeEngine& e, const std::string& method, const std::string& target,
                          bool half_close) {
-  int client[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client), 0);
   Req q(method, target);
   Resp r;
-  r.peer_sock = client[0];
   ApiHandler handler(e);
-  std::thread t([&] { handler(q, r); });
-  {
-    std::unique_lock lk(r.mu);
-    r.cv.wait(lk, [&] { return r.streaming; });  // headers out: the route now waits
-  }
-  EXPECT_FALSE(e.wait_cancelled || e.logs_cancelled);
-  if (half_close) {
-    ::shutdown(client[1], SHUT_WR);  // counts as gone too (POLLRDHUP), as peer_gone() says
-  } else {
-    ::close(std::exchange(client[1], -1));
-  }
-  t.join();
+  ASSERT_TRUE(testing::hang_up_mid_stream(
+      r, [&] { handler(q, r); }, half_close, [&] { EXPECT_FALSE(e.wait_cancelled || e.logs_cancelled); }));
   EXPECT_TRUE(r.ended);
-  for (int fd : client)
-    if (fd >= 0) ::close(fd);
 }
 
 TEST(ContainerRoutes, WaitEndsWhenTheClientHangsUp) {

@@ -511,13 +511,17 @@ class ObjectCall {
     auto sub = e_.events_subscribe(filter, since, until);
     if (!sub) return send_error(r_, sub.error());
     if (!r_.begin_stream(200, json_stream_headers())) return;
+    // The stream ends when `until` passes, the daemon stops (the bus closes) or the client goes away (the
+    // watch cancels the subscription, which wakes next()): no polling interval.
+    engine::EventSubscription& s = **sub;
+    PeerWatch watch(r_.peer_fd(), [&s] { s.cancel(); });
     for (;;) {
-      auto ev = (*sub)->next(std::chrono::milliseconds(250));
+      auto ev = s.next(std::chrono::hours(1));
       if (ev) {
         if (!r_.write(dump_json(event_json(*ev)) + "\n")) return;
         continue;
       }
-      if ((*sub)->done() || r_.peer_gone()) break;
+      if (s.done() || r_.peer_gone()) break;
     }
     (void)r_.end_stream();
   }

@@ -403,6 +403,22 @@ TEST_F(ObjectsRoutes, EventsReplayWithLegacyFieldsAndEndAtUntil) {
   EXPECT_EQ(call("GET", "/v1.41/events?since=20&until=10").status, 400);
 }
 
+// An events stream with nothing to report whose client hangs up (closes, or only shuts its write side) ends
+// at once: the route watches the client's socket and cancels the subscription. The fake's peer_gone() stays
+// false, so only the watch can end the stream; a route that missed the hang-up would never return.
+TEST_F(ObjectsRoutes, EventsEndWhenTheClientHangsUp) {
+  for (bool half_close : {false, true}) {
+    Req q("GET", "/v1.41/events?filters=%7B%22type%22%3A%7B%22volume%22%3Atrue%7D%7D");
+    Resp r;
+    ASSERT_TRUE(testing::hang_up_mid_stream(
+        r, [&] { handler(q, r); }, half_close, [&] { EXPECT_EQ(fake.bus.subscribers(), 1u); }));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_TRUE(r.ended);
+    EXPECT_TRUE(r.chunks.empty());
+    EXPECT_EQ(fake.bus.subscribers(), 0u) << "half_close " << half_close;
+  }
+}
+
 TEST_F(ObjectsRoutes, SystemDfShape) {
   auto r = call("GET", "/v1.41/system/df");
   ASSERT_EQ(r.status, 200);

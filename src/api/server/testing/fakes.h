@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -170,6 +172,34 @@ class FakeResponse final : public net::http::ServerResponse {
  private:
   int hijack_fd_ = -1;
 };
+
+// A client that hangs up in the middle of a stream, on a socketpair: runs handle() on a thread with
+// r.peer_sock = the server's end (the route sees it as peer_fd()); once the stream's headers are out it calls
+// before_hang_up(), then closes the client's end (or, with half_close, only shuts its write side: POLLRDHUP
+// counts as gone too, as peer_gone() says) and joins. A route that misses the hang-up never returns, so the
+// join itself is the check (ctest's timeout ends such a test). Returns false when the socketpair failed.
+inline bool hang_up_mid_stream(FakeResponse& r, const std::function<void()>& handle, bool half_close,
+                               const std::function<void()>& before_hang_up = {}) {
+  int client[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, client) != 0) return false;
+  r.peer_sock = client[0];
+  std::thread t(handle);
+  {
+    std::unique_lock lk(r.mu);
+    r.cv.wait(lk, [&] { return r.streaming; });  // headers out: the route now waits
+  }
+  if (before_hang_up) before_hang_up();
+  if (half_close) {
+    ::shutdown(client[1], SHUT_WR);
+  } else {
+    ::close(std::exchange(client[1], -1));
+  }
+  t.join();
+  r.peer_sock = -1;
+  for (int fd : client)
+    if (fd >= 0) ::close(fd);
+  return true;
+}
 
 // An engine with two images (busybox:latest also named 127.0.0.1:5000/bb:v1, and an untagged one) that
 // records the last reference, tag and force flag it was called with. Everything beyond images is the
