@@ -32,6 +32,22 @@ def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
 
 
+def pty_run(cmd, env):
+    """cmd under `script` (a pty) whose stdin stays open until it is done; returns (exit code, raw output)."""
+    p = subprocess.Popen(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, env=env)
+    try:
+        out = p.stdout.read()
+        rc = p.wait(timeout=60)
+    finally:
+        p.stdin.close()
+        p.stdout.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return rc, out
+
+
 def host_mem_total():
     with open("/proc/meminfo") as f:
         for line in f:
@@ -154,6 +170,15 @@ def container_scenario(tmp, env):
             cmd = " ".join(H) + " run -it --rm busybox sh -c 'tty; exit 5'"
             r = run(["script", "-qec", cmd, "/dev/null"], env=env)
             check(r.returncode == 5 and "/dev/pts/0" in r.stdout, f"run -it through a pty ({r.returncode} {r.stdout!r})")
+            # The output of -it is the container's pty and nothing else: the first bytes are the command's.
+            # (script's stdin stays open here: at EOF of its stdin script writes the EOF character into the pty
+            # while it is still canonical, the line discipline queues it as a NUL, and once docker has made the
+            # terminal raw it reads that NUL and sends it as input, which the container's pty echoes as "^@"
+            # before the output. dockerd shows the same, see the reference capture.)
+            rc, out = pty_run(" ".join(H) + " run -it --rm busybox echo hi", env)
+            check(rc == 0 and out.startswith(b"hi\r\n"), f"run -it: output starts with the command's ({rc} {out[:16]!r})")
+            rc, out = pty_run(" ".join(H) + " exec -it web echo hi", env)
+            check(rc == 0 and out.startswith(b"hi\r\n"), f"exec -it: output starts with the command's ({rc} {out[:16]!r})")
         src = os.path.join(tmp, "to-container.txt")
         with open(src, "w") as f:
             f.write("copied in\n")
