@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 import berthtest as bt  # noqa: E402
+import daemons  # noqa: E402
 import dockerd_test  # noqa: E402
 
 DOCKER = os.environ.get("BERTH_DOCKER_CLI") or shutil.which("docker") or "/usr/bin/docker"
@@ -45,7 +46,7 @@ def rss_kib(pid):
 
 
 def descendants(pid):
-    return dockerd_test.Daemon._descendants(pid)
+    return daemons.descendants(pid)
 
 
 class Berth:
