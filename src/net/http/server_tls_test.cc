@@ -17,9 +17,12 @@
 
 #include "base/testing/temp_dir.h"
 #include "net/http/server.h"
+#include "net/http/testing/raw_client.h"
 
 namespace berth::net::http {
 namespace {
+
+using namespace berth::net::http::testing;
 
 // One self-signed CA certificate used as the server's certificate, the client's and the trusted CA.
 struct Pem {
@@ -116,26 +119,6 @@ class TlsClient {
   bool ok_ = false;
   bool clean_eof_ = false;
 };
-
-std::string read_to_eof(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
-
-bool send_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t w = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    if (w <= 0) return false;
-    s.remove_prefix(static_cast<size_t>(w));
-  }
-  return true;
-}
 
 std::unique_ptr<Server> start_tls(const Pem& pem, Handler h, ServerOptions o = {}) {
   o.addr = "127.0.0.1:0";

@@ -13,52 +13,12 @@
 #include "base/testing/temp_dir.h"
 #include "net/http/client.h"
 #include "net/http/server.h"
+#include "net/http/testing/raw_client.h"
 
 namespace berth::net::http {
 namespace {
 
-int connect_unix(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  std::memcpy(sa.sun_path, path.data(), path.size());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    ssize_t w = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    ASSERT_GT(w, 0);
-    s.remove_prefix(static_cast<size_t>(w));
-  }
-}
-
-std::string read_to_eof(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
-
-// Reads until `want` has appeared in the accumulated data.
-std::string read_until(int fd, std::string_view want) {
-  std::string out;
-  char buf[4096];
-  while (out.find(want) == std::string::npos) {
-    ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
+using namespace berth::net::http::testing;
 
 TEST(ServerUnix, ServesOnUnixSocketWithModeAndRemovesItOnStop) {
   berth::testing::TempDir dir;
@@ -77,12 +37,12 @@ TEST(ServerUnix, ServesOnUnixSocketWithModeAndRemovesItOnStop) {
 
   int fd = connect_unix(sock);
   ASSERT_GE(fd, 0);
-  send_all(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(send_all(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::string r1 = read_until(fd, "remote=unix");
   EXPECT_NE(r1.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << r1;
   EXPECT_NE(r1.find("path=/a remote=unix"), std::string::npos) << r1;
   // keep-alive: a second request on the same connection
-  send_all(fd, "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(send_all(fd, "GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   std::string r2 = read_to_eof(fd);
   EXPECT_NE(r2.find("path=/b"), std::string::npos) << r2;
   ::close(fd);
@@ -157,16 +117,16 @@ TEST(ServerUnix, ChunkedStreamingThenKeepAlive) {
   ASSERT_TRUE(srv) << srv.error().message();
   int fd = connect_unix(sock);
   ASSERT_GE(fd, 0);
-  send_all(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(send_all(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::string r1 = read_until(fd, "0\r\n\r\n");
   EXPECT_NE(r1.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << r1;
   EXPECT_EQ(r1.find("Content-Length"), std::string::npos) << r1;
   auto body = r1.substr(r1.find("\r\n\r\n") + 4);
   EXPECT_EQ(body, "8\r\n{\"a\":1}\n\r\n5\r\nhello\r\n0\r\n\r\n");
-  send_all(fd, "GET /unfinished HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(send_all(fd, "GET /unfinished HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::string r2 = read_until(fd, "0\r\n\r\n");
   EXPECT_EQ(r2.substr(r2.find("\r\n\r\n") + 4), "1\r\nx\r\n0\r\n\r\n");
-  send_all(fd, "GET /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(send_all(fd, "GET /p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   std::string r3 = read_to_eof(fd);
   EXPECT_NE(r3.find("Content-Length: 5\r\n"), std::string::npos) << r3;
   EXPECT_TRUE(r3.ends_with("\r\n\r\nplain")) << r3;
@@ -187,18 +147,19 @@ TEST(ServerUnix, HijackHandsOverRawSocketWithHalfClose) {
     EXPECT_EQ(r.begin_stream(200, Headers{}).error().code(), Errc::FailedPrecondition);
     // Everything the client sends until its half-close, then the answer on the still-open write side.
     std::string got = hj->buffered + read_to_eof(hj->fd);
-    send_all(hj->fd, "got:" + got);
+    ASSERT_TRUE(send_all(hj->fd, "got:" + got));
   });
   ASSERT_TRUE(srv) << srv.error().message();
   int fd = connect_unix(sock);
   ASSERT_GE(fd, 0);
   // The first raw bytes ride in the same write as the request, so the server has buffered them already.
-  send_all(fd,
-           "POST /attach HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
-           "early-");
+  ASSERT_TRUE(send_all(
+      fd,
+      "POST /attach HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+      "early-"));
   std::string head = read_until(fd, "\r\n\r\n");
   EXPECT_EQ(head, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n");
-  send_all(fd, "late");
+  ASSERT_TRUE(send_all(fd, "late"));
   ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
   EXPECT_EQ(read_to_eof(fd), "got:early-late");
   ::close(fd);
@@ -210,7 +171,8 @@ TEST(ServerUnix, ClientOverUnixSocketWithKeepAlive) {
   ServerOptions o;
   o.addr = "unix://" + sock;
   auto srv = Server::start(o, [](ServerRequest& q, ServerResponse& r) {
-    (void)r.send(200, Headers{}, q.method() + " " + q.target() + " host=" + q.headers().get("Host").value_or(""));
+    (void)r.send(200, Headers{},
+                 q.method() + " " + q.target() + " host=" + q.headers().get("Host").value_or(""));
   });
   ASSERT_TRUE(srv) << srv.error().message();
   ClientOptions co;
