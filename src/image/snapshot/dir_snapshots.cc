@@ -159,8 +159,10 @@ Status DirSnapshots::walk(const std::function<Status(const Info&)>& fn) const {
 
 Status DirSnapshots::remove(const std::string& key) {
   auto st = stat(key);
-  if (!st && st.error().code() == Errc::Internal && !key.empty()) {
-    // unreadable info.json under this key's id: debris of a throw-away snapshot (committed ones are durable)
+  // info.json that reads but does not parse: debris of a throw-away snapshot (committed ones are durable). An
+  // I/O error reading it is returned as it is: it says nothing about the snapshot, and a committed one may have
+  // children that this path would not look for.
+  if (!st && st.error().code() == Errc::Internal && !key.empty() && read_file(dir(key) + "/info.json", 1 << 20)) {
     std::string trash = fmt::format("{}/tmp/rm-{}-{}", root_, id(key).substr(0, 16), std::random_device{}());
     if (::rename(dir(key).c_str(), trash.c_str()) < 0) return fail_errno("remove snapshot `{}`", key);
     return remove_all(trash);

@@ -3,6 +3,8 @@
 // are only checked for their shape). Instantiate with a factory, as content_suite.h does.
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <functional>
 #include <memory>
@@ -122,6 +124,28 @@ TEST_P(SnapshotterSuite, EphemeralPrepareIsActiveAndTornDebrisIsCleared) {
   ASSERT_TRUE(s_->remove("ctr-e"));
   ASSERT_TRUE(s_->remove("ctr-d"));
   ASSERT_TRUE(s_->remove("l1"));  // no children left
+}
+
+TEST_P(SnapshotterSuite, ReadErrorOfMetadataIsNotTakenForDebris) {
+  layer("l1", "", "a", "1");
+  layer("l2", "l1", "b", "2");
+  // Out of file descriptors (EMFILE, an Internal error like a torn info.json's): removing the parent must fail
+  // and leave it, not take it for the debris of a throw-away snapshot and skip the children check.
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  int lowest = ::dup(0);
+  ASSERT_GE(lowest, 0);
+  ::close(lowest);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  auto r = s_->remove("l1");
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::Internal) << r.error().message();
+  EXPECT_EQ(s_->stat("l1")->kind, Kind::Committed);
+  EXPECT_EQ(s_->stat("l2")->parent, "l1");
+  EXPECT_EQ(s_->remove("l1").error().code(), Errc::FailedPrecondition);  // it has a child
 }
 
 }  // namespace berth::image::snapshot
