@@ -91,6 +91,9 @@ std::string shell_join(const std::string& path, const std::vector<std::string>& 
 
 namespace {
 
+// A process is there (with a network namespace): not Restarting, whose process is gone.
+bool live(const ContainerState& s) { return s.status == RunState::Running || s.status == RunState::Paused; }
+
 // Bytes of regular files under dir (hard links once, no mount crossing): a container's SizeRw.
 int64_t dir_usage(const std::string& dir) {
   static thread_local int64_t total;
@@ -768,7 +771,8 @@ void ContainerService::Impl::ensure_monitor(const std::shared_ptr<Container>& c)
 }
 
 RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<Container>& c, int exit_code, bool oom,
-                                                         const std::string& finished_at, const std::string& error) {
+                                                         const std::string& finished_at, const std::string& error,
+                                                         bool* auto_remove) {
   RestartManager::Decision d;
   std::vector<int> fds;
   {
@@ -790,8 +794,12 @@ RestartManager::Decision ContainerService::Impl::on_exit(const std::shared_ptr<C
     // An AutoRemove container that does not restart is removed next (monitor_run): its exit and its removal are
     // one engine.db commit (remove_op's DELETE). A daemon killed in between finds it running with its shim gone
     // (or its exit.json) at restart and removes it then: the same end state.
+    // Marked removing here, under the same lock, so that nothing between this exit and the removal (an rm or a
+    // restart that got op_mu first) can act on it: rm answers "already in progress", start "marked for removal".
     bool removal_follows = !d.restart && c->host.auto_remove && !c->removing;
-    if (!removal_follows) persist_locked(*c);
+    *auto_remove = removal_follows;
+    if (removal_follows) c->removing = true;
+    else persist_locked(*c);
     fds = c->exit_fds;
     c->cv.notify_all();
   }
@@ -855,13 +863,9 @@ bool ContainerService::Impl::monitor_run(const std::shared_ptr<Container>& c) {
       std::this_thread::sleep_for(50ms);
     }
     if (!info) info = mon::ExitInfo{255, false, "", "", "shim gone"};
-    auto d = on_exit(c, info->exit_code, info->oom_killed, info->finished_at, info->error);
+    bool auto_remove = false;
+    auto d = on_exit(c, info->exit_code, info->oom_killed, info->finished_at, info->error, &auto_remove);
     if (!d.restart) {
-      bool auto_remove;
-      {
-        std::lock_guard lk(c->mu);
-        auto_remove = c->host.auto_remove && !c->removing;
-      }
       if (auto_remove) {
         std::lock_guard op(c->op_mu);
         auto st = remove_op(c, true);
@@ -1665,7 +1669,9 @@ Status ContainerService::network_connect(const std::string& ref, const Network& 
     for (auto& [name, a] : c->meta.networks)
       if (name == net.name || (!a.network_id.empty() && a.network_id == net.id))
         return fail(Errc::PermissionDenied, "endpoint with name {} already exists in network {}", c->name.substr(1), net.name);
-    running = c->state.running_like();
+    // Only a live process has a network namespace to plug into: a container waiting to restart gets its
+    // endpoints when it starts, like a stopped one.
+    running = live(c->state);
     cname = c->name.substr(1);
   }
   AttachedNetwork a;
@@ -1683,13 +1689,17 @@ Status ContainerService::network_connect(const std::string& ref, const Network& 
     a.mac_address = ep.mac_address;
   }
   std::lock_guard lk(c->mu);
-  if (running && !c->state.running_like()) {
+  if (running && !live(c->state)) {
     // it exited meanwhile (its exit dropped its endpoints before this one was recorded)
     if (m.hooks.network_disconnect) m.hooks.network_disconnect(c->id, net.id);
     a.endpoint_id = a.ipv4_address = a.gateway = a.mac_address = "";
   }
   c->meta.networks[net.name] = std::move(a);
-  m.persist_locked(*c);
+  if (auto st = m.store->update(m.record_locked(*c)); !st) {  // acknowledged only once it is durable
+    c->meta.networks.erase(net.name);
+    if (running && m.hooks.network_disconnect) m.hooks.network_disconnect(c->id, net.id);
+    return st;
+  }
   return ok();
 }
 
@@ -1707,8 +1717,12 @@ Status ContainerService::network_disconnect(const std::string& ref, const Networ
     if (it == c->meta.networks.end()) {
       if (!force) return fail(Errc::FailedPrecondition, "container {} is not connected to network {}", c->id, net.name);
     } else {
+      auto kept = *it;
       c->meta.networks.erase(it);
-      m.persist_locked(*c);
+      if (auto st = m.store->update(m.record_locked(*c)); !st) {  // acknowledged only once it is durable
+        c->meta.networks.insert(std::move(kept));
+        return st;
+      }
     }
   }
   if (m.hooks.network_disconnect) m.hooks.network_disconnect(c->id, net.id);

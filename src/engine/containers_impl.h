@@ -144,9 +144,10 @@ struct ContainerService::Impl {
   void monitor_loop(std::shared_ptr<Container> c);
   // one run until its exit is handled (restarts included); false: stop monitoring (shutdown, removed)
   bool monitor_run(const std::shared_ptr<Container>& c);
-  // records an exit; returns whether (and after how long) to restart
+  // records an exit; returns whether (and after how long) to restart. *auto_remove: an AutoRemove container
+  // that does not restart is now marked removing (rm and start answer 409) and the caller must remove it.
   RestartManager::Decision on_exit(const std::shared_ptr<Container>& c, int exit_code, bool oom,
-                                   const std::string& finished_at, const std::string& error);
+                                   const std::string& finished_at, const std::string& error, bool* auto_remove);
 
   // json
   njson inspect_json(Container& c, bool size);

@@ -11,7 +11,8 @@ closed after the first scenario (issue 4):
   - label maps with non-string values refused with 400 naming the field (volume, network, container create);
   - exec --privileged gets the full capability set of a --privileged container;
   - a pull stalled in the middle of a layer download does not block `docker images`, image inspect or `run` of
-    another image (a local fake registry that holds one blob until released).
+    another image (a local fake registry that holds one blob until released);
+  - an rm queued behind the stop of a --rm container answers and never hangs.
 Needs root (containers). Exits 77 (skip) when not root or when berth, docker, curl or busybox are missing."""
 import hashlib
 import http.server
@@ -458,6 +459,35 @@ def pull_lock_checks(d, reg):
     check(r.returncode == 0, f"rmi the pulled image ({r.stderr.strip()})")
 
 
+def auto_remove_race_checks(d):
+    """An rm queued behind a stop of a --rm container: whichever of the rm and the auto-removal gets the
+    container first, the rm answers (removed, or "already in progress") and the container is gone; the rm never
+    hangs (it used to deadlock when it won: it waited for the monitor thread, which waited for the rm's lock)."""
+    for i in range(6):
+        r = d("run", "-d", "--rm", "busybox", "sleep", "300")
+        cid = r.stdout.strip()
+        check(r.returncode == 0 and bool(cid), f"race {i}: run -d --rm ({r.stderr.strip()})")
+        if not cid:
+            continue
+        # sleep as PID 1 ignores SIGTERM: the stop holds the container for 1 s, then kills it
+        stop = subprocess.Popen(d.base + ["stop", "-t", "1", cid], env=d.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        try:
+            rr = d("rm", cid, timeout=30)
+            check(rr.returncode == 0 or "already in progress" in rr.stderr or "No such container" in rr.stderr,
+                  f"race {i}: rm during the stop of a --rm container answers ({rr.returncode}: {rr.stderr.strip()})")
+        except subprocess.TimeoutExpired:
+            check(False, f"race {i}: rm during the stop of a --rm container hung")
+        try:
+            stop.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop.kill()
+            check(False, f"race {i}: stop of a --rm container hung")
+        check(poll(lambda: cid not in d("ps", "-aq", "--no-trunc").stdout),
+              f"race {i}: the --rm container is gone")
+
+
 def main():
     if os.geteuid() != 0:
         print("skip: needs root (containers)")
@@ -497,6 +527,7 @@ def main():
         labels_checks(d, sock)
         exec_privileged_checks(d)
         load_checks(d, tmp)
+        auto_remove_race_checks(d)
     finally:
         if reg is not None:
             reg.close()
